@@ -1,0 +1,163 @@
+"""The exception tree: every error the library raises derives from :class:`ClaudeSessionsError`.
+
+Each message says what failed, where (path, session id, lock file, argv) and, where it helps, what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class ClaudeSessionsError(Exception):
+    """Root of every error raised by pytest-claude-sessions."""
+
+
+# --------------------------------------------------------------------------- store
+
+
+class StoreError(ClaudeSessionsError):
+    """A problem with the on-disk session store."""
+
+
+class StoreCorruptionError(StoreError):
+    """A store file could not be parsed; ``path`` is the file, ``quarantined_to`` where it was moved."""
+
+    def __init__(self, message: str, *, path: Path, quarantined_to: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.quarantined_to = quarantined_to
+
+
+class LockTimeoutError(StoreError):
+    """A store lock could not be acquired within the timeout."""
+
+    def __init__(self, lock_path: Path, timeout: float) -> None:
+        super().__init__(
+            f"could not acquire the store lock {lock_path} within {timeout:g}s; another process holds it "
+            f"(a hung test or a crashed writer on a network filesystem?). Raise the lock timeout or "
+            f"remove the lock file if no process uses the store."
+        )
+        self.lock_path = lock_path
+        self.timeout = timeout
+
+
+class SessionNotFoundError(ClaudeSessionsError, LookupError):
+    """A session id (or an agent) is not known where it was looked up."""
+
+    def __init__(self, message: str, *, session_id: str | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() a KeyError-like message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidSessionIdError(ClaudeSessionsError, ValueError):
+    """A session id is not a valid Claude session id (a UUID)."""
+
+    def __init__(self, session_id: object, *, where: str = "") -> None:
+        shown = repr(session_id)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        suffix = f" ({where})" if where else ""
+        super().__init__(f"invalid session id {shown}{suffix}: Claude session ids are UUIDs")
+        self.session_id = session_id
+
+
+# --------------------------------------------------------------------------- transcripts
+
+
+class TranscriptError(ClaudeSessionsError):
+    """A CLI transcript is missing or broken."""
+
+
+# --------------------------------------------------------------------------- executor
+
+
+class ExecutorError(ClaudeSessionsError):
+    """Running the Claude CLI failed."""
+
+
+class ClaudeNotFoundError(ExecutorError):
+    """No ``claude`` binary was found; ``searched`` lists every place that was tried."""
+
+    def __init__(self, searched: Sequence[str]) -> None:
+        lines = "\n  ".join(searched) if searched else "(nowhere)"
+        super().__init__(
+            "the claude CLI was not found. Searched:\n  "
+            + lines
+            + "\nInstall it (npm install @anthropic-ai/claude-code) or pass claude_bin= / set $CLAUDE_BIN."
+        )
+        self.searched = list(searched)
+
+
+class ClaudeProcessError(ExecutorError):
+    """The CLI exited without a usable JSON result (argument errors, unknown session, killed...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str] = (),
+        returncode: int | None = None,
+        stdout: str = "",
+        stderr: str = "",
+    ) -> None:
+        detail = f"{message}\n  argv: {list(argv)!r}\n  returncode: {returncode}"
+        if stderr.strip():
+            detail += f"\n  stderr: {stderr.strip()[-2000:]}"
+        if stdout.strip():
+            detail += f"\n  stdout: {stdout.strip()[-2000:]}"
+        super().__init__(detail)
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class ClaudeEmptyOutputError(ClaudeProcessError):
+    """The CLI exited 0 but printed nothing (it does this on SIGINT): never a success."""
+
+
+class ClaudeTimeoutError(ClaudeProcessError):
+    """The CLI ran past the timeout; its whole process group was killed. Partial output is kept."""
+
+    def __init__(
+        self, timeout: float, *, argv: Sequence[str] = (), stdout: str = "", stderr: str = ""
+    ) -> None:
+        super().__init__(
+            f"the claude CLI did not finish within {timeout:g}s; its process group was killed",
+            argv=argv,
+            returncode=None,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        self.timeout = timeout
+
+
+class ClaudeResultError(ExecutorError):
+    """The CLI returned a result with ``is_error`` (raised only with ``check=True``)."""
+
+    def __init__(self, message: str, *, result: object) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+# --------------------------------------------------------------------------- budgets and cassettes
+
+
+class BudgetExceededError(ClaudeSessionsError):
+    """A cost, turn or call budget was spent."""
+
+
+class CassetteError(ClaudeSessionsError):
+    """A record/replay problem."""
+
+
+class CassetteMissError(CassetteError):
+    """Replay found no recorded interaction for a call."""
+
+
+class CassetteMismatchError(CassetteError):
+    """A call did not match the recorded interaction at its position."""

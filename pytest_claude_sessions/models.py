@@ -1,0 +1,185 @@
+"""Plain data: one step of a session chain (:class:`SessionInfo`) and one CLI call (:class:`ClaudeResult`).
+
+Nothing here touches files, processes or pytest; everything round-trips through JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+StepKind = Literal["new", "resume", "continue", "fork"]
+STEP_KINDS: tuple[str, ...] = get_args(StepKind)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Parse an ISO timestamp (``Z`` suffix or naive allowed, naive means UTC) or a POSIX number."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        dt = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"not a timestamp: {value!r}")
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+@dataclass
+class SessionInfo:
+    """One step of an agent's chain: a Claude session id and what happened in that call.
+
+    ``interaction_count`` is the step's 1-based position in the agent's chain; the store assigns it under
+    its lock, so it has no gap and no repeat even with many writers. ``cost_usd`` is this step's own cost;
+    ``total_cost_usd`` is the CLI's cumulative figure for the session.
+    """
+
+    session_id: str
+    created_at: datetime
+    interaction_count: int
+    last_prompt: str
+    last_response: str
+    metadata: dict[str, Any] | None = None
+    kind: StepKind = "new"
+    parent_session_id: str | None = None
+    cost_usd: float | None = None
+    num_turns: int | None = None
+    duration_ms: int | None = None
+    usage: dict[str, Any] | None = None
+    is_error: bool = False
+    cli_version: str | None = None
+    cwd: str | None = None
+    # beyond the original design
+    agent_id: str | None = None
+    step_id: str | None = None  # unique id of the step: makes export/merge idempotent
+    total_cost_usd: float | None = None
+    model: str | None = None
+    transcript_path: str | None = None
+    error: str | None = None
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys read from disk, kept verbatim
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (``created_at`` as ISO-8601 with offset); unknown keys read earlier come back."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "created_at":
+                value = value.isoformat()
+            elif isinstance(value, dict | list):
+                value = copy.deepcopy(value)
+            out[f.name] = value
+        for key, value in self.extra.items():
+            out.setdefault(key, copy.deepcopy(value))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionInfo:
+        """Build from :meth:`to_dict` output or an older record; never mutates ``data``.
+
+        Raises ``ValueError`` (naming the key) for a record that lacks ``session_id`` or has bad types.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a session record must be a JSON object, got {type(data).__name__}")
+        src = copy.deepcopy(data)
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in src.items():
+            if key in known:
+                kwargs[key] = value
+            else:
+                extra[key] = value
+        if not isinstance(kwargs.get("session_id"), str):
+            raise ValueError(f"session record has no string 'session_id': {_short(data)}")
+        try:
+            kwargs["created_at"] = parse_timestamp(kwargs.get("created_at", 0))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"session record has a bad 'created_at': {_short(data)}") from exc
+        count = kwargs.get("interaction_count", 0)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"session record has a bad 'interaction_count': {_short(data)}")
+        for text_key in ("last_prompt", "last_response"):
+            value = kwargs.get(text_key)
+            kwargs[text_key] = "" if value is None else str(value)
+        kind = kwargs.get("kind") or "new"
+        if kind not in STEP_KINDS:
+            raise ValueError(f"session record has an unknown 'kind' {kind!r}: {_short(data)}")
+        kwargs["kind"] = kind
+        kwargs["is_error"] = bool(kwargs.get("is_error", False))
+        kwargs["extra"] = extra
+        return cls(**kwargs)
+
+
+def _short(data: object) -> str:
+    text = repr(data)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+@dataclass
+class ClaudeResult:
+    """The typed outcome of one ``claude -p`` call.
+
+    Success is ``ok``: exit code 0 and not ``is_error`` (API errors report ``subtype == "success"``).
+    ``total_cost_usd`` is the CLI's cumulative figure for the session; ``cost_usd`` this call's own share.
+    """
+
+    session_id: str | None
+    result: str | None
+    is_error: bool
+    subtype: str | None
+    terminal_reason: str | None = None
+    num_turns: int | None = None
+    duration_ms: int | None = None
+    duration_api_ms: int | None = None
+    total_cost_usd: float | None = None
+    cost_usd: float | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    model_usage: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    api_error_status: int | None = None
+    api_error_type: str | None = None
+    stop_reason: str | None = None
+    kind: StepKind = "new"
+    parent_session_id: str | None = None
+    cli_version: str | None = None
+    model: str | None = None
+    transcript_path: Path | None = None
+    prompt: str = ""
+    argv: list[str] = field(default_factory=list)
+    returncode: int | None = None
+    stderr: str = ""
+    elapsed: float = 0.0
+    events: list[dict[str, Any]] = field(default_factory=list)  # stream-json events, in order
+    replayed: bool = False  # True when the result came from a cassette, not a live CLI
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Exit code 0 and no ``is_error``: the only honest definition of success."""
+        return self.returncode == 0 and not self.is_error
+
+    @property
+    def error_message(self) -> str | None:
+        """The error text for a failed call (``result`` or ``errors``), else ``None``."""
+        if self.ok:
+            return None
+        if self.errors:
+            return "; ".join(self.errors)
+        return self.result or self.stderr.strip() or f"exit code {self.returncode}"
