@@ -183,3 +183,41 @@ class ClaudeResult:
         if self.errors:
             return "; ".join(self.errors)
         return self.result or self.stderr.strip() or f"exit code {self.returncode}"
+
+
+# --------------------------------------------------------------------------- the CLI boundary
+# The executor builds a CliCall, something runs it (the real process, or a cassette's replay) and hands back
+# a CliOutcome; the executor alone turns an outcome into a ClaudeResult. Record/replay hooks in here.
+
+
+@dataclass
+class CliCall:
+    """One CLI invocation as the executor is about to run it."""
+
+    argv: list[str]  # the full command line, binary first; never passed to a shell
+    prompt: str
+    kind: StepKind
+    cwd: Path
+    config_dir: Path  # where this call's transcripts go (CLAUDE_CONFIG_DIR, or ~/.claude when not isolated)
+    env: dict[str, str]  # the complete environment the process gets
+    timeout: float
+    output_format: str = "json"
+    resume: str | None = None  # --resume <id>
+    session_id: str | None = None  # --session-id <id>
+    fork: bool = False
+    continue_: bool = False
+    # behaviour-changing flags, normalized (sorted tool lists, None when unset): model, max_turns,
+    # allowed_tools, disallowed_tools, permission_mode, system_prompt, append_system_prompt, extra_args
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CliOutcome:
+    """What the process did: exit code, the full stdout and stderr, wall time."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    elapsed: float
+    timed_out: bool = False
+    replayed: bool = False
