@@ -486,17 +486,20 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], stub: MessagesStub) -> None:
         self.stub = stub
         self.open_sockets: set[socket.socket] = set()
+        self.handler_threads: set[threading.Thread] = set()
         self.sockets_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self.sockets_lock:
             self.open_sockets.add(request)
+            self.handler_threads.add(threading.current_thread())
         try:
             super().process_request_thread(request, client_address)
         finally:
             with self.sockets_lock:
                 self.open_sockets.discard(request)
+                self.handler_threads.discard(threading.current_thread())
 
     def abort_connections(self) -> None:
         """Shut every open connection so handlers blocked on a keep-alive read return at once."""
@@ -505,6 +508,13 @@ class _Server(ThreadingHTTPServer):
         for sock in sockets:
             with contextlib.suppress(OSError):  # already closed by the peer
                 sock.shutdown(socket.SHUT_RDWR)
+
+    def join_handlers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self.sockets_lock:
+            threads = list(self.handler_threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -571,6 +581,7 @@ class MessagesStub:
         self._queue: list[Reply] = []
         self._rules: list[Rule] = []
         self._log: list[RecordedRequest] = []
+        self._responder_errors: list[Exception] = []
         self._serial = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -606,6 +617,7 @@ class MessagesStub:
         server.shutdown()
         server.abort_connections()
         server.server_close()
+        server.join_handlers(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=5)
         with self._changed:
@@ -688,7 +700,14 @@ class MessagesStub:
             self._queue.clear()
             self._rules.clear()
             self._log.clear()
+            self._responder_errors.clear()
             self.responder = None
+
+    @property
+    def responder_errors(self) -> list[Exception]:
+        """Exceptions the responder raised; each was answered with a 500 (``x-should-retry: false``)."""
+        with self._lock:
+            return list(self._responder_errors)
 
     @property
     def pending(self) -> int:
@@ -756,40 +775,41 @@ class MessagesStub:
     def _handle(self, h: _Handler) -> None:
         split = urlsplit(h.path)
         headers = {k.lower(): (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in h.headers.items()}
-        raw = _read_body(h)
-        serial = self._next_serial()
-        request_id = f"req_stub_{serial:06d}"
+        request_id = f"req_stub_{self._next_serial():06d}"
+        try:
+            raw = _read_body(h)
+        except ValueError as exc:  # a broken Content-Length or chunk size: the connection is unusable
+            h.close_connection = True
+            _send_error(h, 400, "invalid_request_error", f"stub: unreadable body: {exc}", request_id)
+            return
         body: dict[str, Any] | None = None
         try:
             parsed = json.loads(raw) if raw else None
             body = parsed if isinstance(parsed, dict) else None
         except (ValueError, UnicodeDecodeError):
             body = None
-        session_id = headers.get("x-claude-code-session-id")
-        stream = bool(body.get("stream")) if body else False
-        model = str(body.get("model")) if body and body.get("model") else None
+        model = str(body["model"]) if body and body.get("model") else None
+        conv = Conversation(
+            normalize_messages(body.get("messages") if body else None),
+            model or "claude-stub",
+            bool(body.get("stream")) if body else False,
+            headers.get("x-claude-code-session-id"),
+        )
 
-        def record(
-            kind: ReplyKind,
-            source: ReplySource,
-            status: int,
-            conv: Conversation | None = None,
-            msg_id: str | None = None,
-        ) -> None:
-            messages = conv.messages if conv else ()
+        def record(kind: ReplyKind, source: ReplySource, status: int, msg_id: str | None = None) -> None:
             self._record(
                 RecordedRequest(
                     method=h.command,
                     path=split.path,
                     query=split.query,
                     headers=headers,
-                    session_id=session_id,
+                    session_id=conv.session_id,
                     model=model,
-                    stream=stream,
+                    stream=conv.stream,
                     body=body,
-                    messages=messages,
-                    prompts=conv.prompts if conv else (),
-                    prompt=conv.prompt if conv else None,
+                    messages=conv.messages,
+                    prompts=conv.prompts,
+                    prompt=conv.prompt,
                     reply_kind=kind,
                     source=source,
                     status=status,
@@ -804,58 +824,58 @@ class MessagesStub:
             return
         if body is None or not isinstance(body.get("messages"), list):
             record("bad_request", "route", 400)
-            _send_error(
-                h, 400, "invalid_request_error", "stub: body must be a JSON object with messages", request_id
-            )
+            message = "stub: the body must be a JSON object with a messages list"
+            _send_error(h, 400, "invalid_request_error", message, request_id)
             return
-        conv = Conversation(normalize_messages(body["messages"]), model or "claude-stub", stream, session_id)
-        reply, source = self._choose(conv)
+        try:
+            reply, source = self._choose(conv)
+        except Exception as exc:  # a broken responder must show up as an answer, not a hung CLI
+            logger.exception("messages stub: the responder raised")
+            reply, source = HttpError(500, "api_error", f"stub responder raised {exc!r}", False), "responder"
+            with self._lock:
+                self._responder_errors.append(exc)
         delay = 0.0
         while isinstance(reply, Delay):
             delay += reply.seconds
             reply = reply.reply
-        if not stream and isinstance(reply, SseError | DropStream):
+        if not conv.stream and isinstance(reply, SseError | DropStream):
             reply = default_reply(conv)  # stream faults do not apply: let the fallback succeed
-        kind = _kind(reply)
-        msg_id = _message_id(conv, reply)
-        status = reply.status if isinstance(reply, HttpError) else 200
-        record(kind, source, status, conv, msg_id)
+        msg_id = None if isinstance(reply, HttpError) else _message_id(conv, reply)
+        record(_kind(reply), source, reply.status if isinstance(reply, HttpError) else 200, msg_id)
         if delay and self._stopping.wait(delay):
-            h.close_connection = True
+            _abort(h)
             return
-        usage_in = max(1, len(raw) // 4)
+        self._serve(h, conv, reply, msg_id or "", request_id, input_tokens=max(1, len(raw) // 4))
+
+    def _serve(
+        self, h: _Handler, conv: Conversation, reply: Reply, msg_id: str, request_id: str, input_tokens: int
+    ) -> None:
         if isinstance(reply, HttpError):
             error_type, error_text = _ERROR_TYPES.get(
                 reply.status, ("api_error" if reply.status >= 500 else "invalid_request_error", "Error")
             )
             extra = {} if reply.should_retry is None else {"x-should-retry": str(reply.should_retry).lower()}
-            _send_error(
-                h,
-                reply.status,
-                reply.error_type or error_type,
-                reply.message or error_text,
-                request_id,
-                extra,
-            )
+            text = reply.message or error_text
+            _send_error(h, reply.status, reply.error_type or error_type, text, request_id, extra)
             return
-        if isinstance(reply, Stall) and (reply.before_headers or not stream):
+        if isinstance(reply, Stall) and (reply.before_headers or not conv.stream):
             self._stopping.wait(reply.seconds)
             _abort(h)
             return
         content = _content_blocks(reply, msg_id)
         stop_reason = _stop_reason(reply)
-        usage_out = _output_tokens(content)
-        if not stream:
-            message = {
-                "id": msg_id,
-                "type": "message",
-                "role": "assistant",
-                "model": conv.model,
-                "content": content,
-                "stop_reason": stop_reason,
-                "stop_sequence": None,
-                "usage": _usage(usage_in, usage_out),
-            }
+        output_tokens = _output_tokens(content)
+        message: dict[str, Any] = {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": conv.model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": _usage(input_tokens, output_tokens),
+        }
+        if not conv.stream:
             _send_json(h, 200, message, request_id)
             return
         h.send_response(200)
@@ -865,17 +885,13 @@ class MessagesStub:
         h.send_header("request-id", request_id)
         h.end_headers()
         out = _Stream(h)
-        start_message: dict[str, Any] = {
-            "id": msg_id,
-            "type": "message",
-            "role": "assistant",
-            "model": conv.model,
+        start: dict[str, Any] = {
+            **message,
             "content": [],
             "stop_reason": None,
-            "stop_sequence": None,
-            "usage": _usage(usage_in, 1),
+            "usage": _usage(input_tokens, 1),
         }
-        out.event("message_start", {"type": "message_start", "message": start_message})
+        out.event("message_start", {"type": "message_start", "message": start})
         if isinstance(reply, Stall):
             self._stopping.wait(reply.seconds)
             _abort(h)
@@ -891,13 +907,10 @@ class MessagesStub:
             return
         for index, block in enumerate(content):
             _stream_block(out, index, block)
+        delta = {"stop_reason": stop_reason, "stop_sequence": None}
         out.event(
             "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": usage_out},
-            },
+            {"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}},
         )
         out.event("message_stop", {"type": "message_stop"})
         out.end()
@@ -911,7 +924,7 @@ def _read_body(h: _Handler) -> bytes:
         parts: list[bytes] = []
         while True:
             size_line = h.rfile.readline()
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)  # ValueError when garbled
             if size == 0:
                 while h.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
@@ -919,6 +932,8 @@ def _read_body(h: _Handler) -> bytes:
             parts.append(h.rfile.read(size))
             h.rfile.readline()
     length = int(h.headers.get("Content-Length") or 0)
+    if length < 0:
+        raise ValueError(f"negative Content-Length {length}")
     return h.rfile.read(length) if length > 0 else b""
 
 
