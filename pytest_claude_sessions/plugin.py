@@ -1,3 +1,453 @@
-"""pytest entry point (``pytest11: claude_sessions``): hooks, fixtures, options and markers only."""
+"""pytest entry point (``pytest11: claude_sessions``): hooks, fixtures, options and markers only.
+
+The work lives in the library: ``settings`` (options), ``runs`` (run directories), ``reporting`` (sections,
+summary, junit properties, JSON report), ``budget``, ``assertions`` and ``distributed`` (xdist).
+Hook reference: https://docs.pytest.org/en/stable/reference/reference.html#hooks
+"""
 
 from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import assertions, budget, distributed, reporting, runs
+from .settings import OPTION_SPECS, Settings, SettingsError, resolve_settings
+
+if TYPE_CHECKING:
+    from .executor import ClaudeExecutor
+    from .manager import SessionManager
+    from .stub import MessagesStub
+    from .tracker import SessionTracker
+    from .transcripts import SessionValidator
+
+
+@dataclass
+class _RunState:
+    """This process's view of the run (kept in ``config.stash``, never in a module global)."""
+
+    settings: Settings
+    run_id: str
+    run_dir: Path
+    run: runs.RunDir | None = None  # controller (or single process) only: holds the active lock
+    report: reporting.RunReport | None = None  # controller only
+    pruned: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _TestState:
+    """Per-test bookkeeping in ``item.stash`` (only for tests that requested a Claude fixture)."""
+
+    tracker: SessionTracker
+    agent_id: str
+    start_step: int
+    executor: ClaudeExecutor | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    continuity: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None
+    record: dict[str, Any] | None = None
+
+
+_RUN = pytest.StashKey[_RunState]()
+_TEST = pytest.StashKey[_TestState]()
+
+_MARKERS = (
+    "claude_integration: needs the real Claude Code CLI and API credentials; skipped unless enabled with "
+    "--claude-integration (ini claude_integration, env PYTEST_CLAUDE_INTEGRATION).",
+    "claude_session(agent=None, expect_continuity=False, cwd=None): the test's session chain; agent= names "
+    "the chain (default: the node id), expect_continuity=True fails the test when its transcripts do not "
+    "continue from step to step, cwd= sets the CLI's working directory.",
+    "claude_budget(max_cost_usd=None, max_turns=None, max_calls=None): fail the test when its Claude calls "
+    "spend more (cost is the sum of per-call costs).",
+)
+_SESSION_KWARGS = frozenset({"agent", "expect_continuity", "cwd"})
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``claude-sessions`` option group and the ini keys."""
+    group = parser.getgroup("claude-sessions", "Claude Code session tracking (pytest-claude-sessions)")
+    for spec in OPTION_SPECS:
+        env = " / ".join(f"${name}" for name in spec.env)
+        if spec.is_flag:
+            group.addoption(
+                spec.flag,
+                action="store_const",
+                const="1",
+                default=None,
+                dest=spec.dest,
+                help=f"{spec.help} (env {env})",
+            )
+        else:
+            group.addoption(spec.flag, default=None, dest=spec.dest, help=f"{spec.help} (env {env})")
+        parser.addini(spec.ini, f"{spec.help}", type="string", default="")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers, resolve the settings and (on the controller) create this run's directory."""
+    for line in _MARKERS:
+        config.addinivalue_line("markers", line)
+    payload = distributed.worker_payload(config)
+    if payload is not None:
+        # A worker: the controller resolved everything; use its absolute paths verbatim.
+        settings = Settings.from_wire(payload["settings"])
+        config.stash[_RUN] = _RunState(settings, payload["run_id"], Path(payload["run_dir"]))
+        return
+    try:
+        settings = resolve_settings(
+            getoption=lambda dest: config.getoption(dest, None),
+            getini=config.getini,
+            environ=os.environ,
+            rootpath=config.rootpath,
+            inipath=config.inipath,
+            invocation_dir=config.invocation_params.dir,
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if config.option.collectonly or config.option.help or config.option.version:
+        # Nothing runs: do not create a run directory for --collect-only / --help.
+        state = _RunState(settings, "", settings.sessions_dir / runs.RUNS_DIRNAME / "(not created)")
+        config.stash[_RUN] = state
+        return
+    try:
+        run = runs.create_run(settings.sessions_dir)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--claude-sessions-dir: cannot create a run directory under {settings.sessions_dir} "
+            f"(from {settings.source_of('sessions_dir')}): {exc}"
+        ) from None
+    state = _RunState(settings, run.run_id, run.path, run=run)
+    state.report = reporting.RunReport(run.run_id, str(run.path), settings=settings.to_wire())
+    state.pruned = [
+        p.name for p in runs.prune_runs(settings.sessions_dir, settings.keep_runs, current=run.path)
+    ]
+    config.stash[_RUN] = state
+    if config.pluginmanager.hasplugin("xdist"):
+        wire = {"settings": settings.to_wire(), "run_id": run.run_id, "run_dir": str(run.path)}
+
+        def node_down(worker: str, error: str) -> None:
+            if state.report is not None:
+                state.report.workers_down.append({"worker": worker, "error": error})
+
+        config.pluginmanager.register(distributed.XdistHooks(wire, node_down), "claude_sessions_xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_RUN, None)
+    if state is not None and state.run is not None:
+        state.run.release()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The effective settings and where each came from, plus this run's directory."""
+    state = config.stash.get(_RUN, None)
+    if state is None:
+        return []
+    lines = [state.settings.header_line()]
+    if state.run is not None:
+        lines.append(f"claude-sessions: run={state.run_dir}")
+    if state.pruned:
+        lines.append(f"claude-sessions: pruned {len(state.pruned)} old run(s)")
+    return lines
+
+
+# --------------------------------------------------------------------------- gating
+
+
+def _integration_missing(settings: Settings) -> list[str]:
+    missing: list[str] = []
+    if not settings.integration:
+        missing.append("--claude-integration (or ini claude_integration / env PYTEST_CLAUDE_INTEGRATION=1)")
+    if settings.bin:
+        found = Path(settings.bin).is_file() and os.access(settings.bin, os.X_OK)
+        if not found:
+            found = shutil.which(settings.bin) is not None
+        if not found:
+            missing.append(f"the claude CLI at {settings.bin} ({settings.source_of('bin')}): not executable")
+    elif shutil.which("claude") is None:
+        missing.append("the claude CLI (not on PATH; set --claude-bin or $CLAUDE_BIN)")
+    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        missing.append("an API key ($ANTHROPIC_API_KEY or $ANTHROPIC_AUTH_TOKEN)")
+    return missing
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``claude_integration`` tests unless enabled, naming everything that is missing."""
+    marked = [item for item in items if item.get_closest_marker("claude_integration") is not None]
+    if not marked:
+        return
+    missing = _integration_missing(config.stash[_RUN].settings)
+    if missing:
+        skip = pytest.mark.skip(reason="claude_integration needs " + "; ".join(missing))
+        for item in marked:
+            item.add_marker(skip)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _session_marker(item: pytest.Item) -> dict[str, Any]:
+    marker = item.get_closest_marker("claude_session")
+    if marker is None:
+        return {}
+    if marker.args:
+        pytest.fail(f"claude_session takes keyword arguments only, got {marker.args!r}", pytrace=False)
+    unknown = set(marker.kwargs) - _SESSION_KWARGS
+    if unknown:
+        pytest.fail(f"claude_session: unknown argument(s) {', '.join(sorted(unknown))}", pytrace=False)
+    return dict(marker.kwargs)
+
+
+def _agent_id(item: pytest.Item) -> str:
+    agent = _session_marker(item).get("agent")
+    if agent is not None:
+        if not isinstance(agent, str) or not agent.strip():
+            pytest.fail(f"claude_session(agent=...) must be a non-empty string, got {agent!r}", pytrace=False)
+        return agent
+    group = item.get_closest_marker("xdist_group")
+    name = None
+    if group is not None:
+        name = group.args[0] if group.args else group.kwargs.get("name")
+    return runs.node_agent_id(item.nodeid, str(name) if name is not None else None)
+
+
+@pytest.fixture(scope="session")
+def session_manager(pytestconfig: pytest.Config) -> SessionManager:
+    """The run's session store, shared by every xdist worker (one manager per process)."""
+    from .manager import SessionManager
+
+    return SessionManager(pytestconfig.stash[_RUN].run_dir)
+
+
+@pytest.fixture
+def session_tracker(request: pytest.FixtureRequest) -> Iterator[SessionTracker]:
+    """The session chain of this test node for this run (agent id: the node id or claude_session(agent=))."""
+    from .tracker import SessionTracker
+
+    item = request.node
+    agent = _agent_id(item)
+    run = request.config.stash[_RUN]
+    tracker = SessionTracker(agent, run.run_dir, run_id=run.run_id or None)
+    state = _TestState(tracker, agent, start_step=len(tracker.session_chain))
+    item.stash[_TEST] = state
+    yield tracker
+    # Teardown of this fixture runs before the teardown report is built: the junit properties added here
+    # reach junitxml (it reads the teardown report's copy of user_properties).
+    _finish_record(item, state)
+
+
+@pytest.fixture
+def claude_api_stub() -> Iterator[MessagesStub]:
+    """A loopback Messages API stub for this test; ``claude_executor`` talks to it when both are used."""
+    from .stub import MessagesStub
+
+    with MessagesStub() as stub:
+        yield stub
+
+
+def build_executor(request: pytest.FixtureRequest, tracker: SessionTracker, tmp_path: Path) -> ClaudeExecutor:
+    """Build the test's executor: isolated config dir, cwd, binary, timeout, stub env and suite guard.
+
+    This is the one place executors are made, so a record/replay layer can set ``executor.interceptor``.
+    """
+    from .executor import ClaudeExecutor
+
+    run = request.config.stash[_RUN]
+    settings = run.settings
+    env: dict[str, str] | None = None
+    if "claude_api_stub" in request.fixturenames:
+        stub: MessagesStub = request.getfixturevalue("claude_api_stub")
+        env = stub.env()
+    cwd = _session_marker(request.node).get("cwd")
+    guards: list[Any] = []
+    if settings.budget_usd is not None:
+        guards.append(budget.SuiteBudgetGuard(settings.budget_usd, lambda: _run_spend(run.run_dir)))
+    return ClaudeExecutor(
+        settings.bin,
+        cwd=Path(cwd) if cwd is not None else tmp_path,
+        config_dir=tmp_path / ".claude",
+        env=env,
+        timeout=settings.timeout,
+        tracker=tracker,
+        guards=guards,
+    )
+
+
+@pytest.fixture
+def claude_executor(
+    request: pytest.FixtureRequest, session_tracker: SessionTracker, tmp_path: Path
+) -> ClaudeExecutor:
+    """A ``ClaudeExecutor`` bound to the test's tracker, isolated under the test's tmp path."""
+    executor = build_executor(request, session_tracker, tmp_path)
+    request.node.stash[_TEST].executor = executor
+    return executor
+
+
+@pytest.fixture
+def claude_transcripts(claude_executor: ClaudeExecutor) -> SessionValidator:
+    """The CLI transcripts of this test (a ``SessionValidator`` bound to the executor's config dir)."""
+    return claude_executor.validator
+
+
+@pytest.fixture
+def claude_session_history(request: pytest.FixtureRequest) -> runs.SessionHistory:
+    """Chains this test node recorded in earlier runs of the store, newest first."""
+    run = request.config.stash[_RUN]
+    return runs.SessionHistory(run.settings.sessions_dir, _agent_id(request.node), exclude=run.run_dir)
+
+
+def _run_spend(run_dir: Path) -> budget.Spend:
+    """What every worker of this run has spent so far, read from the shared store."""
+    from .store import SessionStore
+
+    chains = SessionStore(run_dir).load_all()
+    return budget.Spend.of(step for chain in chains.values() for step in chain)
+
+
+# --------------------------------------------------------------------------- per-test checks and reports
+
+
+def _test_steps(state: _TestState) -> list[Any]:
+    return list(state.tracker.session_chain)[state.start_step :]
+
+
+def _check_after_body(item: pytest.Item, state: _TestState) -> list[str]:
+    """Continuity (claude_session(expect_continuity=True)) and budget (claude_budget) after a passing body."""
+    failures: list[str] = []
+    steps = _test_steps(state)
+    if _session_marker(item).get("expect_continuity"):
+        validator = state.executor.validator if state.executor is not None else None
+        reasons = assertions.chain_continuity(steps, validator)
+        state.continuity = {"checked": True, "ok": not reasons, "reason": "; ".join(reasons) or None}
+        if reasons:
+            failures.append("session chain is not continuous:\n  " + "\n  ".join(reasons))
+    marker = item.get_closest_marker("claude_budget")
+    if marker is not None:
+        try:
+            limits = budget.BudgetLimits.from_kwargs(marker.kwargs)
+        except ValueError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        verdict = budget.check_budget(steps, limits)
+        state.budget = verdict.to_dict()
+        if not verdict.ok:
+            failures.append("claude_budget exceeded: " + "; ".join(verdict.reasons))
+    return failures
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """After the body: continuity/budget checks, then the report section (before the call report)."""
+    state = item.stash.get(_TEST, None)
+    if state is None:
+        if item.get_closest_marker("claude_session") and _session_marker(item).get("expect_continuity"):
+            result = yield
+            pytest.fail(
+                "claude_session(expect_continuity=True) but the test recorded no chain: it used neither "
+                "session_tracker nor claude_executor",
+                pytrace=False,
+            )
+        return (yield)
+    failures: list[str] = []
+    try:
+        result = yield
+        failures = _check_after_body(item, state)
+    finally:
+        steps = _test_steps(state)
+        if steps:
+            record = reporting.build_test_record(
+                item.nodeid, state.agent_id, steps, continuity=state.continuity, budget=state.budget
+            )
+            item.add_report_section("call", reporting.SECTION_KEY, reporting.section_text(record))
+    if failures:
+        table = assertions.format_chain(steps) if steps else "(no steps)"
+        pytest.fail("\n".join(failures) + f"\nchain of agent {state.agent_id}:\n{table}", pytrace=False)
+    return result
+
+
+def _finish_record(item: pytest.Item, state: _TestState) -> None:
+    steps = _test_steps(state)
+    if not steps:
+        return
+    outcome = "passed"
+    for when in ("setup", "call"):
+        if state.outcomes.get(when) in ("failed", "skipped"):
+            outcome = state.outcomes[when]
+            break
+    record = reporting.build_test_record(
+        item.nodeid, state.agent_id, steps, outcome=outcome, continuity=state.continuity, budget=state.budget
+    )
+    state.record = record
+    item.user_properties.extend(reporting.junit_properties(record))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    rep = yield
+    state = item.stash.get(_TEST, None)
+    if state is not None:
+        state.outcomes[rep.when] = rep.outcome
+        if rep.when == "teardown" and state.record is not None:
+            if rep.failed:
+                state.record["outcome"] = "failed"
+            # A JSON-safe attribute: xdist copies it to the controller with the report.
+            rep.claude_sessions = state.record
+    return rep
+
+
+@pytest.hookimpl
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    return assertions.compare_repr(op, left, right)
+
+
+# --------------------------------------------------------------------------- controller: summary and JSON
+
+
+class _Collector:
+    """Collects per-test records on the controller (or the single process) from the reports."""
+
+    def __init__(self, report: reporting.RunReport) -> None:
+        self.report = report
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            record = getattr(report, "claude_sessions", None)
+            if isinstance(record, dict):
+                self.report.add(record)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(_RUN, None)
+    if state is not None and state.report is not None:
+        session.config.pluginmanager.register(_Collector(state.report), "claude_sessions_collector")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_RUN, None)
+    if state is None or state.report is None or state.settings.json_report is None:
+        return
+    reporting.write_json_report(state.settings.json_report, state.report.to_json())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    state = config.stash.get(_RUN, None)
+    if state is None or state.report is None:
+        return
+    lines = state.report.summary_lines(state.settings.report)
+    if state.settings.json_report is not None and state.settings.report != "none":
+        lines.append(f"JSON report: {state.settings.json_report}")
+    if not lines:
+        return
+    terminalreporter.write_sep("-", "claude sessions")
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -1,0 +1,148 @@
+"""Run directories of the store: ``<base>/runs/<run id>``, one per pytest run, newest last by name.
+
+The controller creates the run directory and holds an OS lock on it for the whole run, so pruning (by
+another concurrent pytest run sharing the store) never deletes a run that is still being written.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from .models import SessionInfo, utcnow
+
+RUNS_DIRNAME = "runs"
+ACTIVE_LOCK_NAME = ".active.lock"
+# 2026-11-24T05-23-07.123456Z-1a2b3c: sorts by time; the suffix keeps two runs in one microsecond apart.
+RUN_ID_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{6}Z-[0-9a-f]{6}$")
+
+
+def new_run_id() -> str:
+    """A new sortable run id: the UTC start time plus a short random suffix."""
+    return utcnow().strftime("%Y-%m-%dT%H-%M-%S.%fZ") + "-" + secrets.token_hex(3)
+
+
+def is_run_id(name: str) -> bool:
+    return bool(RUN_ID_RE.match(name))
+
+
+def runs_root(base_dir: Path) -> Path:
+    return base_dir / RUNS_DIRNAME
+
+
+def list_runs(base_dir: Path) -> list[Path]:
+    """The run directories under ``base_dir``, oldest first; anything not named like a run is ignored."""
+    root = runs_root(base_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if is_run_id(p.name) and p.is_dir() and not p.is_symlink())
+
+
+@dataclass
+class RunDir:
+    """This run's directory and the lock that marks it active while the run lasts."""
+
+    run_id: str
+    path: Path
+    lock: FileLock
+
+    def release(self) -> None:
+        self.lock.release(force=True)
+
+
+def create_run(base_dir: Path) -> RunDir:
+    """Create ``<base>/runs/<new run id>`` and lock it as active. Never reuses an existing directory."""
+    root = runs_root(base_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for _ in range(5):
+        run_id = new_run_id()
+        path = root / run_id
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        lock = FileLock(str(path / ACTIVE_LOCK_NAME), timeout=0)
+        lock.acquire()
+        return RunDir(run_id, path, lock)
+    raise FileExistsError(f"could not create a fresh run directory under {root}")
+
+
+def prune_runs(base_dir: Path, keep: int, *, current: Path | None = None) -> list[Path]:
+    """Delete the oldest runs so that at most ``keep`` remain (``current`` counts and is never deleted).
+
+    ``keep == 0`` keeps everything. A run whose active lock is held by a live process is skipped.
+    Returns the deleted directories.
+    """
+    if keep <= 0:
+        return []
+    runs = list_runs(base_dir)
+    others = [p for p in runs if current is None or p.resolve() != current.resolve()]
+    budget = keep - 1 if current is not None else keep
+    doomed = others[: max(0, len(others) - budget)]
+    deleted: list[Path] = []
+    for path in doomed:
+        lock = FileLock(str(path / ACTIVE_LOCK_NAME), timeout=0)
+        try:
+            lock.acquire()
+        except (Timeout, RuntimeError):
+            continue  # another pytest run still writes here
+        try:
+            shutil.rmtree(path)
+            deleted.append(path)
+        finally:
+            lock.release(force=True)
+    return deleted
+
+
+def node_agent_id(nodeid: str, xdist_group: str | None = None) -> str:
+    """The agent id for a test node: its node id without xdist's ``@group`` suffix."""
+    if xdist_group and nodeid.endswith("@" + xdist_group):
+        return nodeid[: -len(xdist_group) - 1]
+    return nodeid
+
+
+def iter_run_dirs_newest_first(base_dir: Path, *, exclude: Path | None = None) -> Iterator[Path]:
+    for path in reversed(list_runs(base_dir)):
+        if exclude is not None and path.resolve() == exclude.resolve():
+            continue
+        yield path
+
+
+def session_history(
+    base_dir: Path, agent_id: str, *, exclude: Path | None = None
+) -> Iterator[tuple[str, list[SessionInfo]]]:
+    """``(run_id, chain)`` of ``agent_id`` (a test's node id) in each earlier run, newest first.
+
+    Runs where the agent recorded nothing are skipped; ``exclude`` (usually the current run) is left out.
+    """
+    from .store import SessionStore
+
+    for path in iter_run_dirs_newest_first(base_dir, exclude=exclude):
+        chain = SessionStore(path, create=False).load(agent_id)
+        if chain:
+            yield path.name, chain
+
+
+@dataclass
+class SessionHistory:
+    """The chains one test node recorded in earlier runs (the ``claude_session_history`` fixture)."""
+
+    base_dir: Path
+    agent_id: str
+    exclude: Path | None = None
+
+    def runs(self) -> list[tuple[str, list[SessionInfo]]]:
+        """Every earlier run's chain of this node, newest first."""
+        return list(session_history(self.base_dir, self.agent_id, exclude=self.exclude))
+
+    def previous(self) -> list[SessionInfo] | None:
+        """The chain of the most recent earlier run that has one, else ``None``."""
+        return next(
+            (chain for _, chain in session_history(self.base_dir, self.agent_id, exclude=self.exclude)), None
+        )

@@ -1,0 +1,293 @@
+"""The plugin's settings: every ``--claude-…`` option with its ini key and env var, resolved with its source.
+
+Precedence is command line > environment > ini file > default. Each resolved value remembers where it came
+from, so the report header can say ``store=/x (ini)``. Bad values raise :class:`SettingsError` naming the
+option, the value and its source; the plugin turns that into ``pytest.UsageError``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from .errors import ClaudeSessionsError
+
+ReportLevel = Literal["none", "summary", "full"]
+REPORT_LEVELS: tuple[str, ...] = get_args(ReportLevel)
+Source = Literal["cli", "env", "ini", "default"]
+
+DEFAULT_KEEP_RUNS = 20
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_STORE_NAME = ".claude_sessions"
+
+
+class SettingsError(ClaudeSessionsError, ValueError):
+    """An option, ini key or env var has a bad value."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One setting: its command-line flag, ini key and env var names, and how to parse a raw value."""
+
+    name: str  # attribute on Settings
+    flag: str  # --claude-…
+    ini: str  # claude_…
+    env: tuple[str, ...]  # PYTEST_CLAUDE_… first; documented aliases after it
+    help: str
+    kind: Literal["path", "int", "float", "bool", "choice", "str"]
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    is_flag: bool = False  # a store_true switch on the command line
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OPTION_SPECS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "sessions_dir",
+        "--claude-sessions-dir",
+        "claude_sessions_dir",
+        ("PYTEST_CLAUDE_SESSIONS_DIR",),
+        "Directory of the session store (default: <rootdir>/.claude_sessions); each run gets runs/<run id>",
+        "path",
+    ),
+    OptionSpec(
+        "keep_runs",
+        "--claude-keep-runs",
+        "claude_keep_runs",
+        ("PYTEST_CLAUDE_KEEP_RUNS",),
+        f"Number of runs kept in the store, this one included; 0 keeps all (default: {DEFAULT_KEEP_RUNS})",
+        "int",
+        minimum=0,
+    ),
+    OptionSpec(
+        "bin",
+        "--claude-bin",
+        "claude_bin",
+        ("PYTEST_CLAUDE_BIN", "CLAUDE_BIN"),
+        "Path of the claude CLI (default: claude on PATH)",
+        "str",
+    ),
+    OptionSpec(
+        "integration",
+        "--claude-integration",
+        "claude_integration",
+        ("PYTEST_CLAUDE_INTEGRATION",),
+        "Run tests marked claude_integration (they need the real CLI and an API key)",
+        "bool",
+        is_flag=True,
+    ),
+    OptionSpec(
+        "timeout",
+        "--claude-timeout",
+        "claude_timeout",
+        ("PYTEST_CLAUDE_TIMEOUT",),
+        f"Seconds one CLI call may take before its process group is killed (default: {DEFAULT_TIMEOUT:g})",
+        "float",
+        minimum=0.0,
+    ),
+    OptionSpec(
+        "report",
+        "--claude-report",
+        "claude_report",
+        ("PYTEST_CLAUDE_REPORT",),
+        "Terminal summary level: none, summary or full (default: summary)",
+        "choice",
+        choices=REPORT_LEVELS,
+    ),
+    OptionSpec(
+        "budget_usd",
+        "--claude-budget-usd",
+        "claude_budget_usd",
+        ("PYTEST_CLAUDE_BUDGET_USD",),
+        "Suite-wide cost budget in USD: once this run has spent it, further live CLI calls fail",
+        "float",
+        minimum=0.0,
+    ),
+    OptionSpec(
+        "json_report",
+        "--claude-json-report",
+        "claude_json_report",
+        ("PYTEST_CLAUDE_JSON_REPORT",),
+        "Write a machine-readable JSON report of this run's Claude calls to this path",
+        "path",
+    ),
+)
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings and where each came from (``sources[name]`` is cli/env/ini/default)."""
+
+    sessions_dir: Path
+    keep_runs: int = DEFAULT_KEEP_RUNS
+    bin: str | None = None
+    integration: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    report: ReportLevel = "summary"
+    budget_usd: float | None = None
+    json_report: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-safe dict for xdist's ``workerinput`` (paths as strings)."""
+        return {
+            "sessions_dir": str(self.sessions_dir),
+            "keep_runs": self.keep_runs,
+            "bin": self.bin,
+            "integration": self.integration,
+            "timeout": self.timeout,
+            "report": self.report,
+            "budget_usd": self.budget_usd,
+            "json_report": None if self.json_report is None else str(self.json_report),
+            "sources": dict(self.sources),
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Settings:
+        """Inverse of :meth:`to_wire`."""
+        report = data["report"]
+        if report not in REPORT_LEVELS:
+            raise SettingsError(f"bad report level on the wire: {report!r}")
+        return cls(
+            sessions_dir=Path(data["sessions_dir"]),
+            keep_runs=int(data["keep_runs"]),
+            bin=data.get("bin"),
+            integration=bool(data["integration"]),
+            timeout=float(data["timeout"]),
+            report=report,
+            budget_usd=None if data.get("budget_usd") is None else float(data["budget_usd"]),
+            json_report=None if data.get("json_report") is None else Path(data["json_report"]),
+            sources=dict(data.get("sources", {})),
+        )
+
+    def header_line(self) -> str:
+        """``claude-sessions: store=/x (default), report=summary (ini), …`` for the report header."""
+
+        def part(key: str, name: str, shown: str) -> str:
+            src = self.source_of(name)
+            return (
+                f"{key}={shown}" if src == "default" and name in _QUIET_DEFAULTS else f"{key}={shown} ({src})"
+            )
+
+        budget = "none" if self.budget_usd is None else f"${self.budget_usd:g}"
+        parts = [
+            part("store", "sessions_dir", str(self.sessions_dir)),
+            part("keep", "keep_runs", str(self.keep_runs) if self.keep_runs else "all"),
+            part("report", "report", self.report),
+            part("integration", "integration", "on" if self.integration else "off"),
+            part("timeout", "timeout", f"{self.timeout:g}s"),
+            part("budget", "budget_usd", budget),
+            part("bin", "bin", self.bin or "claude on PATH"),
+        ]
+        if self.json_report is not None:
+            parts.append(part("json", "json_report", str(self.json_report)))
+        return "claude-sessions: " + ", ".join(parts)
+
+
+# Unset optional values read better without "(default)".
+_QUIET_DEFAULTS = frozenset({"budget_usd", "bin"})
+
+
+def _parse(spec: OptionSpec, raw: object, source: str, base: Path) -> Any:
+    """Parse one raw value; ``base`` anchors relative paths (cwd for cli/env, the ini file's dir for ini)."""
+    where = {
+        "cli": spec.flag,
+        "env": "environment",
+        "ini": f"ini key {spec.ini}",
+    }.get(source, source)
+
+    def bad(why: str) -> SettingsError:
+        return SettingsError(f"{spec.flag}: invalid value {raw!r} (from {where}): {why}")
+
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise bad("expected one of 1/0, true/false, yes/no, on/off")
+    text = str(raw).strip()
+    if spec.kind == "path":
+        if not text:
+            raise bad("empty path")
+        path = Path(os.path.expanduser(text))
+        return path if path.is_absolute() else (base / path)
+    if spec.kind == "str":
+        if not text:
+            raise bad("empty value")
+        return text
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            raise bad(f"expected one of {', '.join(spec.choices)}")
+        return text
+    try:
+        number: float = int(text) if spec.kind == "int" else float(text)
+    except ValueError:
+        raise bad(f"expected {'an integer' if spec.kind == 'int' else 'a number'}") from None
+    if not math.isfinite(number):
+        raise bad("expected a finite number")
+    if spec.minimum is not None and number < spec.minimum:
+        raise bad(f"must be >= {spec.minimum:g}")
+    if spec.name == "timeout" and number <= 0:
+        raise bad("must be > 0")
+    return number
+
+
+def resolve_settings(
+    *,
+    getoption: Callable[[str], object],
+    getini: Callable[[str], object],
+    environ: Mapping[str, str],
+    rootpath: Path,
+    inipath: Path | None,
+    invocation_dir: Path,
+) -> Settings:
+    """Resolve every option (CLI > env > ini > default), validating each value.
+
+    ``getoption(dest)`` returns ``None`` when the flag was not given; ``getini(key)`` returns ``""`` (or an
+    empty list) when the key is unset. Relative paths resolve against the invocation directory for CLI and
+    env values and against the ini file's directory for ini values.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    ini_base = inipath.parent if inipath is not None else rootpath
+    for spec in OPTION_SPECS:
+        raw: object = getoption(spec.dest)
+        if raw is not None:
+            values[spec.name] = _parse(spec, raw, "cli", invocation_dir)
+            sources[spec.name] = "cli"
+            continue
+        env_name = next((n for n in spec.env if environ.get(n, "").strip()), None)
+        if env_name is not None:
+            try:
+                values[spec.name] = _parse(spec, environ[env_name], "env", invocation_dir)
+            except SettingsError as exc:
+                raise SettingsError(str(exc).replace("(from environment)", f"(from ${env_name})")) from None
+            sources[spec.name] = "env"
+            continue
+        ini_raw = getini(spec.ini)
+        if ini_raw not in (None, "", []):
+            values[spec.name] = _parse(spec, ini_raw, "ini", ini_base)
+            sources[spec.name] = "ini"
+            continue
+        sources[spec.name] = "default"
+    if "sessions_dir" not in values:
+        values["sessions_dir"] = rootpath / DEFAULT_STORE_NAME
+    if "keep_runs" in values:
+        values["keep_runs"] = int(values["keep_runs"])
+    return Settings(**values, sources=sources)
