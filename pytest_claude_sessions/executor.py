@@ -1,0 +1,875 @@
+"""``ClaudeExecutor``: run the real ``claude -p`` CLI (sync or async) and get typed, honest results.
+
+One call goes: arguments validated -> :class:`~pytest_claude_sessions.models.CliCall` built (argv as a list,
+every option first, then ``--``, then the prompt) -> the interceptor (record/replay) or the real process ->
+:class:`~pytest_claude_sessions.models.CliOutcome` -> parsed here, identically for live and replayed
+outcomes, into a :class:`~pytest_claude_sessions.models.ClaudeResult` -> tracker step and ``history``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import (
+    ClaudeEmptyOutputError,
+    ClaudeNotFoundError,
+    ClaudeProcessError,
+    ClaudeResultError,
+    ClaudeSessionsError,
+    ClaudeTimeoutError,
+    ExecutorError,
+    InvalidSessionIdError,
+    SessionNotFoundError,
+)
+from .locate import find_claude_bin
+from .models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
+from .parsing import (
+    OUTPUT_FORMATS,
+    StreamEvent,
+    as_dict,
+    as_float,
+    as_int,
+    as_str,
+    as_str_list,
+    decode_json_result,
+    decode_line,
+    decode_stream,
+    init_event,
+    last_result_event,
+    make_event,
+    model_from,
+)
+from .process import run_async, run_sync
+from .transcripts import SessionValidator, is_session_id
+
+if TYPE_CHECKING:
+    from .tracker import SessionTracker
+
+__all__ = [
+    "CallInterceptor",
+    "CallRecord",
+    "ClaudeExecutor",
+    "ExecutorUsageError",
+    "Guard",
+    "StreamEvent",
+]
+
+DEFAULT_TIMEOUT = 300.0
+_VERSION_TIMEOUT = 15.0
+# Options the executor sets itself from its own parameters; passing them in extra_args would fight it.
+_MANAGED_OPTIONS = {
+    "-p": "it is always passed",
+    "--print": "it is always passed",
+    "--output-format": "use output_format=",
+    "--verbose": "it is added for output_format='stream-json'",
+    "-r": "use resume=",
+    "--resume": "use resume=",
+    "-c": "use continue_=True",
+    "--continue": "use continue_=True",
+    "--fork-session": "use fork=True",
+    "--session-id": "use session_id=",
+    "--input-format": "the prompt is passed as an argument",
+}
+
+
+class ExecutorUsageError(ExecutorError, ValueError):
+    """The executor was called with arguments that cannot work; nothing was run."""
+
+
+class CallInterceptor(Protocol):
+    """The record/replay seam: get each call and either run it (``proceed``) or answer it from elsewhere.
+
+    ``proceed`` runs the real process (and only it needs the binary or passes the guards).
+    """
+
+    def intercept(self, call: CliCall, proceed: Callable[[CliCall], CliOutcome]) -> CliOutcome: ...
+
+    async def aintercept(
+        self, call: CliCall, proceed: Callable[[CliCall], Awaitable[CliOutcome]]
+    ) -> CliOutcome: ...
+
+
+Guard = Callable[[CliCall], None]
+EventCallback = Callable[[StreamEvent], object]
+
+
+@dataclass
+class CallRecord:
+    """One entry of :attr:`ClaudeExecutor.history`: every call that was attempted, including failed ones."""
+
+    prompt: str
+    kind: StepKind
+    session_id: str | None
+    ok: bool
+    error: str | None
+    elapsed: float
+    started_at: datetime
+    argv: list[str] = field(default_factory=list)
+    parent_session_id: str | None = None
+    cost_usd: float | None = None
+    replayed: bool = False
+    result: ClaudeResult | None = None
+
+
+@dataclass
+class _Before:
+    """What was known before the call: the parent session and its cumulative cost at that point."""
+
+    parent_session_id: str | None
+    previous_total: float | None
+
+
+class _Dispatcher:
+    """Hands stream-json events to ``on_event`` in order: live as lines arrive, or after a replay."""
+
+    def __init__(self, on_event: EventCallback) -> None:
+        self.on_event = on_event
+        self.live = False
+        self.count = 0
+
+    def _event(self, line: str, elapsed: float) -> StreamEvent | None:
+        raw = decode_line(line)
+        if raw is None:
+            return None
+        event = make_event(raw, elapsed=elapsed, index=self.count)
+        self.count += 1
+        return event
+
+    def feed(self, line: str, elapsed: float) -> None:
+        event = self._event(line, elapsed)
+        if event is not None:
+            self.on_event(event)
+
+    async def afeed(self, line: str, elapsed: float) -> None:
+        event = self._event(line, elapsed)
+        if event is not None:
+            ret = self.on_event(event)
+            if inspect.isawaitable(ret):
+                await ret
+
+    def replay(self, stdout: str) -> list[tuple[str, float]]:
+        """The lines of a replayed stdout with their dispatch times (called when nothing ran live)."""
+        start = time.monotonic()
+        return [(line, time.monotonic() - start) for line in stdout.splitlines()]
+
+
+def _check_text(value: object, name: str, *, allow_dash: bool = True, allow_empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ExecutorUsageError(f"{name} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ExecutorUsageError(f"{name} contains a NUL character, which cannot be passed on a command line")
+    if not allow_empty and not value.strip():
+        raise ExecutorUsageError(f"{name} is empty")
+    if not allow_dash and value.startswith("-"):
+        raise ExecutorUsageError(f"{name} {value!r} starts with '-', so the CLI would read it as an option")
+    return value
+
+
+def _tool_list(value: str | Iterable[str] | None, name: str) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [_check_text(item, f"{name} entry", allow_dash=False, allow_empty=False) for item in items]
+
+
+class ClaudeExecutor:
+    """Runs ``claude -p`` with typed results, real timeouts, isolation, tracking and a record/replay seam.
+
+    Isolation is the default: the CLI gets its own ``CLAUDE_CONFIG_DIR`` (``config_dir``, or a temporary
+    directory removed by :meth:`close` or at exit), ``TMPDIR`` and ``XDG_RUNTIME_DIR``. ``isolate=False``
+    runs with the user's real config and login. ``env`` is laid over the inherited environment.
+    """
+
+    def __init__(
+        self,
+        claude_bin: str | os.PathLike[str] | None = None,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        config_dir: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        model: str | None = None,
+        tracker: SessionTracker | None = None,
+        extra_args: Sequence[str] = (),
+        isolate: bool = True,
+        check: bool = False,
+        interceptor: CallInterceptor | None = None,
+        guards: Iterable[Guard] = (),
+    ) -> None:
+        self.timeout = self._check_timeout(timeout, "timeout")
+        self.env: dict[str, str] = {}
+        for key, value in (env or {}).items():
+            self.env[_check_text(key, "env name")] = _check_text(value, f"env[{key!r}]")
+        if isolate and "CLAUDE_CONFIG_DIR" in self.env:
+            raise ExecutorUsageError(
+                "env sets CLAUDE_CONFIG_DIR, but the executor isolates the CLI in its own config dir: "
+                "pass config_dir= instead (or isolate=False to use that env as is)"
+            )
+        self.cwd = Path(cwd if cwd is not None else os.getcwd()).absolute()
+        if not self.cwd.is_dir():
+            raise ExecutorUsageError(f"cwd {self.cwd} is not a directory")
+        self.model = (
+            None if model is None else _check_text(model, "model", allow_dash=False, allow_empty=False)
+        )
+        self.tracker = tracker
+        self.extra_args = self._check_extra(extra_args)
+        self.isolate = isolate
+        self.check = check
+        self.interceptor = interceptor
+        self.guards: list[Guard] = list(guards)
+        self.history: list[CallRecord] = []
+        self._claude_bin = claude_bin
+        self._bin: Path | None = None
+        self._version: str | None = None
+        self._version_tried = False
+        self._lock = threading.Lock()
+        self._owned_base: Path | None = None
+        self._isolation_env: dict[str, str] = {}
+        self.config_dir = self._setup_dirs(config_dir)
+        self.validator = SessionValidator(self.config_dir)
+
+    # ----------------------------------------------------------------- set-up
+
+    def _setup_dirs(self, config_dir: str | os.PathLike[str] | None) -> Path:
+        if not self.isolate:
+            if config_dir is not None:
+                config = Path(config_dir).expanduser().absolute()
+                self._isolation_env = {"CLAUDE_CONFIG_DIR": str(config)}
+                return config
+            configured = self.env.get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
+            return Path(configured).expanduser() if configured else Path.home() / ".claude"
+        if config_dir is None:
+            base = Path(tempfile.mkdtemp(prefix="claude-exec-"))
+            self._owned_base = base
+            self._finalizer = weakref.finalize(self, shutil.rmtree, base, True)
+            config, tmp, run = base / "config", base / "tmp", base / "run"
+        else:
+            config = Path(config_dir).expanduser().absolute()
+            tmp = config.with_name(config.name + "-tmp")
+            run = config.with_name(config.name + "-run")
+        # The CLI puts a unix socket at $XDG_RUNTIME_DIR/cc-socks/<pid>.sock; sun_path holds 107 bytes.
+        if len(os.fsencode(run)) > 70:
+            run = Path(tempfile.mkdtemp(prefix="ccx-"))
+            if self._owned_base is None:
+                self._finalizer = weakref.finalize(self, shutil.rmtree, run, True)
+        for directory in (config, tmp, run):
+            directory.mkdir(parents=True, exist_ok=True)
+        run.chmod(0o700)
+        self._isolation_env = {
+            "CLAUDE_CONFIG_DIR": str(config),
+            "TMPDIR": str(tmp),
+            "XDG_RUNTIME_DIR": str(run),
+        }
+        return config
+
+    def close(self) -> None:
+        """Remove the temporary config directory this executor created (a given ``config_dir`` is kept)."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
+
+    def __enter__(self) -> ClaudeExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _check_timeout(value: object, name: str) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ExecutorUsageError(f"{name} must be a positive number of seconds, got {value!r}")
+        return float(value)
+
+    @staticmethod
+    def _check_extra(extra: Sequence[str]) -> tuple[str, ...]:
+        if isinstance(extra, str):
+            raise ExecutorUsageError(f"extra_args must be a sequence of arguments, not the string {extra!r}")
+        out = []
+        for arg in extra:
+            _check_text(arg, "extra_args entry")
+            if arg == "--":
+                raise ExecutorUsageError(
+                    "extra_args may not contain '--': the executor puts it before the prompt"
+                )
+            flag = arg.split("=", 1)[0]
+            if flag in _MANAGED_OPTIONS:
+                raise ExecutorUsageError(f"extra_args may not contain {flag!r}: {_MANAGED_OPTIONS[flag]}")
+            out.append(arg)
+        return tuple(out)
+
+    def build_env(self) -> dict[str, str]:
+        """The complete environment a call gets: inherited, then ``env``, then the isolation directories."""
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update(self._isolation_env)
+        if env.get("ANTHROPIC_BASE_URL") and "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" not in self.env:
+            # An overridden API endpoint means a test or a gateway: no pre-warm, telemetry or update checks.
+            env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
+        return env
+
+    @property
+    def claude_bin(self) -> Path:
+        """The binary live calls run (resolved on first use; raises ClaudeNotFoundError)."""
+        with self._lock:
+            if self._bin is None:
+                self._bin = find_claude_bin(self._claude_bin, env=self.build_env(), cwd=self.cwd)
+            return self._bin
+
+    def cli_version(self) -> str | None:
+        """``claude --version`` of the binary (run once per executor), or ``None`` if it cannot be run."""
+        with self._lock:
+            tried = self._version_tried
+            self._version_tried = True
+        if not tried:
+            try:
+                done = subprocess.run(
+                    [str(self.claude_bin), "--version"],
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    text=True,
+                    env=self.build_env(),
+                    timeout=_VERSION_TIMEOUT,
+                    check=False,
+                )
+            except (ClaudeNotFoundError, OSError, subprocess.SubprocessError):
+                return None
+            words = done.stdout.split()
+            if done.returncode == 0 and words:
+                self._version = words[0]
+        return self._version
+
+    # ----------------------------------------------------------------- building a call
+
+    def build_call(
+        self,
+        prompt: str,
+        *,
+        resume: str | None = None,
+        continue_: bool = False,
+        fork: bool = False,
+        session_id: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        max_turns: int | None = None,
+        allowed_tools: str | Iterable[str] | None = None,
+        disallowed_tools: str | Iterable[str] | None = None,
+        permission_mode: str | None = None,
+        system_prompt: str | None = None,
+        append_system_prompt: str | None = None,
+        output_format: str = "json",
+        timeout: float | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> CliCall:
+        """Validate the arguments and build the :class:`CliCall` (argv, env, kind); runs nothing."""
+        _check_text(prompt, "prompt", allow_empty=False)
+        if resume is not None:
+            _check_text(resume, "resume", allow_dash=False, allow_empty=False)
+        if resume is not None and continue_:
+            raise ExecutorUsageError(
+                "resume= and continue_=True exclude each other: pick one session to continue"
+            )
+        if fork and resume is None and not continue_:
+            raise ExecutorUsageError(
+                "fork=True needs resume=<session id> or continue_=True: there is nothing to fork"
+            )
+        if session_id is not None:
+            _check_text(session_id, "session_id")
+            if not is_session_id(session_id):
+                raise InvalidSessionIdError(session_id, where="session_id argument")
+            if (resume is not None or continue_) and not fork:
+                raise ExecutorUsageError(
+                    "session_id= with resume=/continue_ also needs fork=True (it then names the fork); "
+                    "a resumed session keeps its id"
+                )
+        if output_format not in OUTPUT_FORMATS:
+            raise ExecutorUsageError(
+                f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r} "
+                "(the executor needs a machine-readable result)"
+            )
+        call_timeout = self.timeout if timeout is None else self._check_timeout(timeout, "timeout")
+        if max_turns is not None and (
+            isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1
+        ):
+            raise ExecutorUsageError(f"max_turns must be a positive int, got {max_turns!r}")
+        model = (
+            self.model if model is None else _check_text(model, "model", allow_dash=False, allow_empty=False)
+        )
+        if permission_mode is not None:
+            _check_text(permission_mode, "permission_mode", allow_dash=False, allow_empty=False)
+        if system_prompt is not None:
+            _check_text(system_prompt, "system_prompt")
+        if append_system_prompt is not None:
+            _check_text(append_system_prompt, "append_system_prompt")
+        allowed = _tool_list(allowed_tools, "allowed_tools")
+        disallowed = _tool_list(disallowed_tools, "disallowed_tools")
+        extra = [*self.extra_args, *self._check_extra(extra_args)]
+        work_dir = self.cwd if cwd is None else Path(cwd).absolute()
+        if not work_dir.is_dir():
+            raise ExecutorUsageError(f"cwd {work_dir} is not a directory")
+
+        try:
+            binary = str(self.claude_bin)
+        except ClaudeNotFoundError:
+            binary = "claude"  # resolved again (and reported) only if the call really runs
+        argv = [binary, "-p"]
+        if resume is not None:
+            argv += ["--resume", resume]
+        if continue_:
+            argv.append("--continue")
+        if fork:
+            argv.append("--fork-session")
+        if session_id is not None:
+            argv += ["--session-id", session_id]
+        if model is not None:
+            argv += ["--model", model]
+        if max_turns is not None:
+            argv += ["--max-turns", str(max_turns)]
+        if allowed:
+            argv += ["--allowedTools", ",".join(allowed)]
+        if disallowed:
+            argv += ["--disallowedTools", ",".join(disallowed)]
+        if permission_mode is not None:
+            argv += ["--permission-mode", permission_mode]
+        # '=' keeps free text that starts with '-' from being read as an option.
+        if system_prompt is not None:
+            argv.append(f"--system-prompt={system_prompt}")
+        if append_system_prompt is not None:
+            argv.append(f"--append-system-prompt={append_system_prompt}")
+        argv += extra
+        argv += ["--output-format", output_format]
+        if output_format == "stream-json":
+            argv.append("--verbose")  # the CLI refuses stream-json in -p mode without it
+        argv += ["--", prompt]
+
+        kind: StepKind = (
+            "fork" if fork else "resume" if resume is not None else "continue" if continue_ else "new"
+        )
+        return CliCall(
+            argv=argv,
+            prompt=prompt,
+            kind=kind,
+            cwd=work_dir,
+            config_dir=self.config_dir,
+            env=self.build_env(),
+            timeout=call_timeout,
+            output_format=output_format,
+            resume=resume,
+            session_id=session_id,
+            fork=fork,
+            continue_=continue_,
+            options={
+                "model": model,
+                "max_turns": max_turns,
+                "allowed_tools": sorted(allowed) or None,
+                "disallowed_tools": sorted(disallowed) or None,
+                "permission_mode": permission_mode,
+                "system_prompt": system_prompt,
+                "append_system_prompt": append_system_prompt,
+                "extra_args": extra or None,
+            },
+        )
+
+    # ----------------------------------------------------------------- running
+
+    def run(
+        self,
+        prompt: str,
+        *,
+        resume: str | None = None,
+        continue_: bool = False,
+        fork: bool = False,
+        session_id: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        max_turns: int | None = None,
+        allowed_tools: str | Iterable[str] | None = None,
+        disallowed_tools: str | Iterable[str] | None = None,
+        permission_mode: str | None = None,
+        system_prompt: str | None = None,
+        append_system_prompt: str | None = None,
+        output_format: str = "json",
+        on_event: EventCallback | None = None,
+        timeout: float | None = None,
+        extra_args: Sequence[str] = (),
+        check: bool | None = None,
+    ) -> ClaudeResult:
+        """Run one ``claude -p`` call and return its :class:`ClaudeResult` (see the module docstring).
+
+        Raises ClaudeNotFoundError, ClaudeTimeoutError, ClaudeProcessError (no JSON result, e.g. an unknown
+        session), ClaudeEmptyOutputError, and ClaudeResultError for an error result when ``check``.
+        """
+        call = self.build_call(
+            prompt, resume=resume, continue_=continue_, fork=fork, session_id=session_id, cwd=cwd,
+            model=model, max_turns=max_turns, allowed_tools=allowed_tools, disallowed_tools=disallowed_tools,
+            permission_mode=permission_mode, system_prompt=system_prompt,
+            append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
+            extra_args=extra_args,
+        )  # fmt: skip
+        dispatcher = self._dispatcher(on_event, output_format)
+        started, t0 = utcnow(), time.monotonic()
+        try:
+            before = self._before(call)
+
+            def proceed(live_call: CliCall) -> CliOutcome:
+                argv = self._prepare_live(live_call, dispatcher)
+                try:
+                    outcome = run_sync(
+                        argv, cwd=live_call.cwd, env=live_call.env, timeout=live_call.timeout,
+                        on_line=dispatcher.feed if dispatcher is not None else None,
+                    )  # fmt: skip
+                except OSError as exc:
+                    raise ClaudeProcessError(f"could not start the claude CLI: {exc}", argv=argv) from exc
+                return outcome
+
+            outcome = (
+                self.interceptor.intercept(call, proceed) if self.interceptor is not None else proceed(call)
+            )
+            if dispatcher is not None and not dispatcher.live:
+                for line, elapsed in dispatcher.replay(outcome.stdout):
+                    dispatcher.feed(line, elapsed)
+            result = self._complete(call, outcome, before)
+        except BaseException as exc:
+            self._record_failure(call, exc, started, time.monotonic() - t0)
+            raise
+        return self._conclude(result, started, self.check if check is None else check)
+
+    async def arun(
+        self,
+        prompt: str,
+        *,
+        resume: str | None = None,
+        continue_: bool = False,
+        fork: bool = False,
+        session_id: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        max_turns: int | None = None,
+        allowed_tools: str | Iterable[str] | None = None,
+        disallowed_tools: str | Iterable[str] | None = None,
+        permission_mode: str | None = None,
+        system_prompt: str | None = None,
+        append_system_prompt: str | None = None,
+        output_format: str = "json",
+        on_event: EventCallback | None = None,
+        timeout: float | None = None,
+        extra_args: Sequence[str] = (),
+        check: bool | None = None,
+    ) -> ClaudeResult:
+        """:meth:`run` for asyncio: the process runs without blocking the loop; ``on_event`` may be async."""
+        call = self.build_call(
+            prompt, resume=resume, continue_=continue_, fork=fork, session_id=session_id, cwd=cwd,
+            model=model, max_turns=max_turns, allowed_tools=allowed_tools, disallowed_tools=disallowed_tools,
+            permission_mode=permission_mode, system_prompt=system_prompt,
+            append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
+            extra_args=extra_args,
+        )  # fmt: skip
+        dispatcher = self._dispatcher(on_event, output_format)
+        started, t0 = utcnow(), time.monotonic()
+        try:
+            before = self._before(call)
+
+            async def proceed(live_call: CliCall) -> CliOutcome:
+                argv = self._prepare_live(live_call, dispatcher)
+                try:
+                    return await run_async(
+                        argv, cwd=live_call.cwd, env=live_call.env, timeout=live_call.timeout,
+                        on_line=dispatcher.afeed if dispatcher is not None else None,
+                    )  # fmt: skip
+                except OSError as exc:
+                    raise ClaudeProcessError(f"could not start the claude CLI: {exc}", argv=argv) from exc
+
+            if self.interceptor is not None:
+                outcome = await self.interceptor.aintercept(call, proceed)
+            else:
+                outcome = await proceed(call)
+            if dispatcher is not None and not dispatcher.live:
+                for line, elapsed in dispatcher.replay(outcome.stdout):
+                    await dispatcher.afeed(line, elapsed)
+            result = self._complete(call, outcome, before)
+        except BaseException as exc:
+            self._record_failure(call, exc, started, time.monotonic() - t0)
+            raise
+        return self._conclude(result, started, self.check if check is None else check)
+
+    @staticmethod
+    def _dispatcher(on_event: EventCallback | None, output_format: str) -> _Dispatcher | None:
+        if on_event is None:
+            return None
+        if output_format != "stream-json":
+            raise ExecutorUsageError(
+                "on_event needs output_format='stream-json' (the json format has no events)"
+            )
+        if not callable(on_event):
+            raise ExecutorUsageError(f"on_event must be callable, got {type(on_event).__name__}")
+        return _Dispatcher(on_event)
+
+    def _prepare_live(self, call: CliCall, dispatcher: _Dispatcher | None) -> list[str]:
+        """Guards, then the binary: what every live spawn goes through (a replay never gets here)."""
+        for guard in self.guards:
+            guard(call)
+        binary = self.claude_bin
+        if dispatcher is not None:
+            dispatcher.live = True
+        return [str(binary), *call.argv[1:]]
+
+    # ----------------------------------------------------------------- resume / fork / legacy
+
+    def _current_session(self, what: str) -> str:
+        if self.tracker is None:
+            raise ExecutorUsageError(
+                f"{what}() continues the tracker's current session, but no tracker is attached"
+            )
+        current = self.tracker.current_session_id
+        if not current:
+            raise SessionNotFoundError(
+                f"{what}(): the tracker for agent {getattr(self.tracker, 'agent_id', '?')!r} has no current "
+                "session yet; make a first call with run()"
+            )
+        return current
+
+    def resume(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+        """Continue the tracker's current session (``--resume <current id>``)."""
+        return self.run(prompt, resume=self._current_session("resume"), **kwargs)
+
+    def fork(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+        """Fork the tracker's current session (``--resume <current id> --fork-session``)."""
+        return self.run(prompt, resume=self._current_session("fork"), fork=True, **kwargs)
+
+    async def aresume(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+        """:meth:`resume` for asyncio."""
+        return await self.arun(prompt, resume=self._current_session("resume"), **kwargs)
+
+    async def afork(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+        """:meth:`fork` for asyncio."""
+        return await self.arun(prompt, resume=self._current_session("fork"), fork=True, **kwargs)
+
+    def execute_claude(
+        self, prompt: str, session_id: str | None = None, working_dir: str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """The CLI's JSON result as a dict (``session_id`` resumes that session): the legacy entry point."""
+        return dict(self.run(prompt, resume=session_id, cwd=working_dir).raw)
+
+    # ----------------------------------------------------------------- before and after a call
+
+    def _before(self, call: CliCall) -> _Before:
+        if call.resume is not None:
+            return _Before(call.resume, self._session_total(call.resume, call.cwd))
+        if call.continue_:
+            parent = self._latest_session(call.cwd)
+            return _Before(parent, self._session_total(parent, call.cwd) if parent else 0.0)
+        return _Before(None, 0.0)
+
+    def _latest_session(self, cwd: Path) -> str | None:
+        """The session ``--continue`` will pick: the most recently written transcript of the cwd's project."""
+        try:
+            project = self.validator.project_dir(cwd)
+            candidates = [(p.stat().st_mtime_ns, p.stem) for p in project.glob("*.jsonl") if p.is_file()]
+        except OSError:
+            return None
+        return max(candidates)[1] if candidates else None
+
+    def _session_info(self, session_id: str, cwd: Path) -> dict[str, Any] | None:
+        try:
+            return self.validator.get_session_info(session_id, working_dir=cwd)
+        except (ClaudeSessionsError, OSError, ValueError):
+            return None
+
+    def _session_total(self, session_id: str, cwd: Path) -> float | None:
+        """A session's cumulative cost so far: its transcript's cost-state, else the tracker's last step."""
+        info = self._session_info(session_id, cwd)
+        total = as_float(info.get("total_cost_usd")) if info else None
+        if total is not None or self.tracker is None:
+            return total
+        with contextlib.suppress(ClaudeSessionsError, OSError):
+            for step in reversed(self.tracker.session_chain):
+                if step.session_id == session_id and step.total_cost_usd is not None:
+                    return step.total_cost_usd
+        return None
+
+    def _complete(self, call: CliCall, outcome: CliOutcome, before: _Before) -> ClaudeResult:
+        where = f"(cwd {call.cwd}, config {call.config_dir})"
+        if outcome.timed_out:
+            raise ClaudeTimeoutError(
+                call.timeout, argv=call.argv, stdout=outcome.stdout, stderr=outcome.stderr
+            )
+        events = decode_stream(outcome.stdout) if call.output_format == "stream-json" else []
+        payload = last_result_event(events) if events else decode_json_result(outcome.stdout)
+        if payload is None:
+            if not outcome.stdout.strip() and outcome.returncode == 0:
+                raise ClaudeEmptyOutputError(
+                    f"the claude CLI exited 0 but printed nothing {where}; it does this when interrupted "
+                    "(SIGINT), so this is not a success",
+                    argv=call.argv,
+                    returncode=outcome.returncode,
+                    stdout=outcome.stdout,
+                    stderr=outcome.stderr,
+                )
+            raise ClaudeProcessError(
+                f"the claude CLI exited with code {outcome.returncode} without a JSON result {where}",
+                argv=call.argv, returncode=outcome.returncode, stdout=outcome.stdout, stderr=outcome.stderr,
+            )  # fmt: skip
+        init = init_event(events)
+        session_id = as_str(payload.get("session_id")) or (as_str(init.get("session_id")) if init else None)
+        parent = before.parent_session_id
+        if call.kind == "resume" and parent is not None and not is_session_id(parent):
+            parent = session_id  # resumed by title: the session keeps its id
+        total = as_float(payload.get("total_cost_usd"))
+        cost: float | None
+        if total is None:
+            cost = None
+        elif call.kind == "new" or (call.kind == "continue" and parent is None):
+            cost = total
+        elif before.previous_total is None:
+            cost = None
+        else:
+            cost = max(0.0, round(total - before.previous_total, 12))
+        transcript = self.validator.find_transcript(session_id, working_dir=call.cwd) if session_id else None
+        info = self._session_info(session_id, call.cwd) if transcript is not None and session_id else None
+        version = as_str(init.get("claude_code_version")) if init else None
+        version = version or (as_str(info.get("cli_version")) if info else None)
+        if version is None and not outcome.replayed:
+            version = self.cli_version()
+        result = ClaudeResult(
+            session_id=session_id,
+            result=as_str(payload.get("result")),
+            is_error=bool(payload.get("is_error")),
+            subtype=as_str(payload.get("subtype")),
+            terminal_reason=as_str(payload.get("terminal_reason")),
+            num_turns=as_int(payload.get("num_turns")),
+            duration_ms=as_int(payload.get("duration_ms")),
+            duration_api_ms=as_int(payload.get("duration_api_ms")),
+            total_cost_usd=total,
+            cost_usd=cost,
+            usage=as_dict(payload.get("usage")),
+            model_usage=as_dict(payload.get("modelUsage")),
+            errors=as_str_list(payload.get("errors")),
+            api_error_status=as_int(payload.get("api_error_status")),
+            api_error_type=as_str(payload.get("api_error_type")),
+            stop_reason=as_str(payload.get("stop_reason")),
+            kind=call.kind,
+            parent_session_id=parent,
+            cli_version=version,
+            model=model_from(payload, init, call.options.get("model")),
+            transcript_path=transcript,
+            prompt=call.prompt,
+            argv=list(call.argv),
+            returncode=outcome.returncode,
+            stderr=outcome.stderr,
+            elapsed=outcome.elapsed,
+            events=events,
+            replayed=outcome.replayed,
+            raw=payload,
+        )
+        if self.tracker is not None and session_id is not None:
+            self._record_step(call, result, info)
+        return result
+
+    def _record_step(self, call: CliCall, result: ClaudeResult, info: dict[str, Any] | None) -> None:
+        tracker, session_id = self.tracker, result.session_id
+        assert tracker is not None
+        assert session_id is not None
+        # `--continue` where the cwd had no session: the CLI silently started a new one, so the chain
+        # gets a "new" step (a tracker would otherwise take its latest step as the parent).
+        kind: StepKind = (
+            "new" if result.kind == "continue" and result.parent_session_id is None else result.kind
+        )
+        transcript = str(result.transcript_path) if result.transcript_path is not None else None
+        error = result.error_message
+        metadata: dict[str, Any] = {
+            "leaf_uuid": as_str(info.get("leaf_uuid")) if info else None,
+            "output_format": call.output_format,
+            "replayed": result.replayed,
+            "requested_kind": result.kind,
+            "kind": kind,
+            "parent_session_id": result.parent_session_id,
+            "cost_usd": result.cost_usd,
+            "total_cost_usd": result.total_cost_usd,
+            "num_turns": result.num_turns,
+            "duration_ms": result.duration_ms,
+            "cli_version": result.cli_version,
+            "transcript_path": transcript,
+            "is_error": not result.ok,
+            "error": error,
+            "model": result.model,
+            "cwd": str(call.cwd),
+        }
+        response = result.result if result.result is not None else (error or "")
+        tracker.update_session(
+            session_id,
+            call.prompt,
+            response,
+            metadata,
+            kind=kind,
+            parent_session_id=result.parent_session_id,
+            cost_usd=result.cost_usd,
+            num_turns=result.num_turns,
+            duration_ms=result.duration_ms,
+            usage=result.usage or None,
+            is_error=not result.ok,
+            cli_version=result.cli_version,
+            cwd=str(call.cwd),
+            total_cost_usd=result.total_cost_usd,
+            model=result.model,
+            transcript_path=transcript,
+            error=error,
+        )
+
+    def _conclude(self, result: ClaudeResult, started: datetime, check: bool) -> ClaudeResult:
+        self.history.append(
+            CallRecord(
+                prompt=result.prompt,
+                kind=result.kind,
+                session_id=result.session_id,
+                ok=result.ok,
+                error=result.error_message,
+                elapsed=result.elapsed,
+                started_at=started,
+                argv=result.argv,
+                parent_session_id=result.parent_session_id,
+                cost_usd=result.cost_usd,
+                replayed=result.replayed,
+                result=result,
+            )
+        )
+        if check and not result.ok:
+            status = f", HTTP {result.api_error_status}" if result.api_error_status is not None else ""
+            raise ClaudeResultError(
+                f"the claude CLI returned an error result (session {result.session_id}, subtype "
+                f"{result.subtype}{status}, exit code {result.returncode}): {result.error_message}",
+                result=result,
+            )
+        return result
+
+    def _record_failure(self, call: CliCall, exc: BaseException, started: datetime, elapsed: float) -> None:
+        self.history.append(
+            CallRecord(
+                prompt=call.prompt,
+                kind=call.kind,
+                session_id=None,
+                ok=False,
+                error=f"{type(exc).__name__}: {exc}",
+                elapsed=elapsed,
+                started_at=started,
+                argv=list(call.argv),
+                parent_session_id=call.resume,
+            )
+        )

@@ -1,0 +1,102 @@
+"""Finding the ``claude`` binary: explicit argument, ``$CLAUDE_BIN``, PATH, ``node_modules/.bin``, the SDK.
+
+The order is fixed and every place tried is named in
+:class:`~pytest_claude_sessions.errors.ClaudeNotFoundError`, so a missing CLI is a one-line fix.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import ClaudeNotFoundError
+
+BIN_NAME = "claude"
+ENV_VAR = "CLAUDE_BIN"
+SDK_PACKAGE = "claude_agent_sdk"
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _explicit(value: str | os.PathLike[str], path_env: str | None, cwd: Path) -> Path | None:
+    """An explicit binary: a path (relative to ``cwd``) or a bare command name looked up on PATH."""
+    text = os.fspath(value)
+    if os.sep not in text and (os.altsep is None or os.altsep not in text):
+        found = shutil.which(text, path=path_env)
+        if found is not None:
+            return Path(found)
+    candidate = Path(text).expanduser()
+    if not candidate.is_absolute():
+        candidate = cwd / candidate
+    return candidate if _is_executable(candidate) else None
+
+
+def sdk_bundled_binary() -> Path | None:
+    """Where claude-agent-sdk's platform wheel keeps its copy of the CLI, found without importing the SDK."""
+    try:
+        spec = importlib.util.find_spec(SDK_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        return Path(location) / "_bundled" / BIN_NAME
+    return None
+
+
+def find_claude_bin(
+    claude_bin: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Return the CLI to run, trying in order: ``claude_bin``, ``$CLAUDE_BIN``, PATH, ``node_modules/.bin``
+    in ``cwd`` and its parents, then claude-agent-sdk's bundled binary.
+
+    An explicit ``claude_bin`` or ``$CLAUDE_BIN`` that does not point at an executable is an error, never
+    silently replaced by another binary. ``env`` is the environment the CLI will get (its ``PATH`` and
+    ``CLAUDE_BIN`` are used); ``cwd`` the directory it will run in.
+    """
+    environ = os.environ if env is None else env
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    path_env = environ.get("PATH")
+    if claude_bin is not None:
+        found = _explicit(claude_bin, path_env, base)
+        if found is None:
+            raise ClaudeNotFoundError(
+                [f"claude_bin argument: {os.fspath(claude_bin)} (not an executable file)"]
+            )
+        return found
+    from_env = environ.get(ENV_VAR)
+    if from_env:
+        found = _explicit(from_env, path_env, base)
+        if found is None:
+            raise ClaudeNotFoundError([f"${ENV_VAR}: {from_env} (not an executable file)"])
+        return found
+
+    searched = ["claude_bin argument: not given", f"${ENV_VAR}: not set"]
+    on_path = shutil.which(BIN_NAME, path=path_env)
+    if on_path is not None:
+        return Path(on_path)
+    searched.append(f"PATH: {path_env or '(empty)'}")
+
+    for directory in (base.resolve(), *base.resolve().parents):
+        candidate = directory / "node_modules" / ".bin" / BIN_NAME
+        if _is_executable(candidate):
+            return candidate
+    searched.append(f"node_modules/.bin/{BIN_NAME} in {base.resolve()} and its parents")
+
+    bundled = sdk_bundled_binary()
+    if bundled is not None and _is_executable(bundled):
+        return bundled
+    searched.append(
+        f"claude-agent-sdk bundled binary: {bundled}"
+        if bundled is not None
+        else f"claude-agent-sdk bundled binary: package {SDK_PACKAGE} not installed"
+    )
+    raise ClaudeNotFoundError(searched)
