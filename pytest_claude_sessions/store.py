@@ -544,6 +544,11 @@ class SessionStore:
             last = parse_record(obj)
         except ValueError:
             return None
+        if last.agent_id is not None and last.agent_id != agent_id:
+            raise StoreError(
+                f"the journal {path} belongs to agent {last.agent_id!r}, not {agent_id!r} "
+                f"(a copied or renamed file?); move it away"
+            )
         return b"", last.interaction_count, last, False
 
     # ----------------------------------------------------------------- reading
@@ -556,6 +561,9 @@ class SessionStore:
         """Read the chain, or with a ``cursor`` only the steps appended since (falls back to a full read
         when the file was replaced or truncated). A damaged file is quarantined and repaired first."""
         self._migrate_legacy_for(agent_id)
+        return self._read_journal(agent_id, cursor)
+
+    def _read_journal(self, agent_id: str, cursor: JournalCursor | None = None) -> ReadResult:
         path = self.journal_path(agent_id)
         for _attempt in range(3):
             try:
@@ -671,9 +679,10 @@ class SessionStore:
 
     def compact(self, agent_id: str) -> int:
         """Rewrite the journal from its records (drops a torn tail, renumbers); returns the step count."""
+        self._migrate_legacy_for(agent_id)
         path = self.journal_path(agent_id)
         with self.locked(path):
-            records = self.read(agent_id).records
+            records = self._read_journal(agent_id).records
             if not path.exists():
                 return 0
             return self._write_journal(path, agent_id, records)
@@ -681,9 +690,10 @@ class SessionStore:
     def remove_older_than(self, agent_id: str, cutoff: datetime) -> int:
         """Drop the steps created before ``cutoff``; renumber the rest 1..n. Deletes a journal left empty.
         Returns how many steps were removed."""
+        self._migrate_legacy_for(agent_id)
         path = self.journal_path(agent_id)
         with self.locked(path):
-            records = self.read(agent_id).records
+            records = self._read_journal(agent_id).records
             kept = [r for r in records if r.created_at >= cutoff]
             removed = len(records) - len(kept)
             if removed:
@@ -698,28 +708,32 @@ class SessionStore:
         """Union ``records`` into the chain, keyed by :func:`record_key`; sorted by ``created_at``,
         renumbered 1..n, atomic rewrite. Idempotent: returns how many steps were new (0 = file untouched)."""
         incoming = list(records)
+        self._migrate_legacy_for(agent_id)
+        with self.locked(self.journal_path(agent_id)):
+            return self._merge_locked(agent_id, incoming)
+
+    def _merge_locked(self, agent_id: str, incoming: list[SessionInfo]) -> int:
         path = self.journal_path(agent_id)
-        with self.locked(path):
-            current = self.read(agent_id).records
-            seen = {record_key(r) for r in current}
-            added: list[SessionInfo] = []
-            for rec in incoming:
-                key = record_key(rec)
-                if key in seen:
-                    continue
-                seen.add(key)
-                rec = SessionInfo.from_dict(rec.to_dict())  # never change the caller's objects
-                rec.step_id = key
-                if rec.agent_id is None:
-                    rec.agent_id = agent_id
-                if self.redactor is not None:
-                    rec = _redact_record(self.redactor, rec)
-                added.append(rec)
-            if not added:
-                return 0
-            combined = sorted(current + added, key=lambda r: r.created_at)  # stable: ties keep file order
-            self._write_journal(path, agent_id, combined)
-            return len(added)
+        current = self._read_journal(agent_id).records
+        seen = {record_key(r) for r in current}
+        added: list[SessionInfo] = []
+        for rec in incoming:
+            key = record_key(rec)
+            if key in seen:
+                continue
+            seen.add(key)
+            rec = SessionInfo.from_dict(rec.to_dict())  # never change the caller's objects
+            rec.step_id = key
+            if rec.agent_id is None:
+                rec.agent_id = agent_id
+            if self.redactor is not None:
+                rec = _redact_record(self.redactor, rec)
+            added.append(rec)
+        if not added:
+            return 0
+        combined = sorted(current + added, key=lambda r: r.created_at)  # stable: ties keep file order
+        self._write_journal(path, agent_id, combined)
+        return len(added)
 
     # ----------------------------------------------------------------- the whole directory
 
@@ -849,7 +863,7 @@ class SessionStore:
         with self.locked(path):
             if not legacy.exists():
                 return agent_id
-            self.merge(agent_id, records)
+            self._merge_locked(agent_id, records)
             backup = _unique_sibling(legacy, MIGRATED_SUFFIX)
             os.replace(legacy, backup)
             _fsync_dir(self.directory)
