@@ -38,9 +38,11 @@ import ipaddress
 import json
 import logging
 import re
+import selectors
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -488,7 +490,18 @@ class _Server(ThreadingHTTPServer):
         self.open_sockets: set[socket.socket] = set()
         self.handler_threads: set[threading.Thread] = set()
         self.sockets_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
         super().__init__(address, _Handler)
+
+    def wake(self) -> None:
+        """Make :meth:`serve_until_woken` return."""
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self.sockets_lock:
@@ -508,6 +521,21 @@ class _Server(ThreadingHTTPServer):
         for sock in sockets:
             with contextlib.suppress(OSError):  # already closed by the peer
                 sock.shutdown(socket.SHUT_RDWR)
+
+    def serve_until_woken(self) -> None:
+        """Accept connections until :meth:`wake` is called.
+
+        ``serve_forever`` polls for its shutdown flag (every 0.5 s by default), which would make every
+        stop() slow; waiting on the listening socket and a wake-up socket together stops at once.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ, "accept")
+            selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "wake":
+                        return
+                    self.handle_request()  # the socket is readable: this accepts without blocking
 
     def join_handlers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -556,7 +584,9 @@ class MessagesStub:
     """A loopback Messages API for the Claude Code CLI: scripted replies, faults and a request log.
 
     ``host`` must be an IPv4 loopback address; ``port=0`` picks a free port. ``responder`` may also be
-    set later. Use it as a context manager, or call :meth:`start` (returns ``self``) and :meth:`stop`.
+    set later. The log keeps the latest ``log_limit`` requests (``None``: all); each record holds the
+    whole body, about 50 KB for a CLI request, so a long benchmark would otherwise grow without bound.
+    Use it as a context manager, or call :meth:`start` (returns ``self``) and :meth:`stop`.
     """
 
     def __init__(
@@ -565,7 +595,10 @@ class MessagesStub:
         host: str = "127.0.0.1",
         port: int = 0,
         responder: Callable[[Conversation], Reply | None] | None = None,
+        log_limit: int | None = 10_000,
     ) -> None:
+        if log_limit is not None and log_limit < 1:
+            raise StubError(f"MessagesStub log_limit must be >= 1 or None, got {log_limit!r}")
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
@@ -580,7 +613,8 @@ class MessagesStub:
         self._stopping = threading.Event()
         self._queue: list[Reply] = []
         self._rules: list[Rule] = []
-        self._log: list[RecordedRequest] = []
+        self._log: deque[RecordedRequest] = deque(maxlen=log_limit)
+        self._received = 0  # requests logged since start or reset(), dropped ones included
         self._responder_errors: list[Exception] = []
         self._serial = 0
         self._server: _Server | None = None
@@ -599,8 +633,7 @@ class MessagesStub:
         self.port = int(server.server_address[1])
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            target=server.serve_until_woken,
             name=f"messages-stub:{self.port}",
             daemon=True,
         )
@@ -614,12 +647,12 @@ class MessagesStub:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
+        server.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         server.abort_connections()
         server.server_close()
         server.join_handlers(timeout=5)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
         with self._changed:
             self._changed.notify_all()
 
@@ -700,6 +733,7 @@ class MessagesStub:
             self._queue.clear()
             self._rules.clear()
             self._log.clear()
+            self._received = 0
             self._responder_errors.clear()
             self.responder = None
 
@@ -724,20 +758,29 @@ class MessagesStub:
             return list(self._log)
 
     @property
+    def requests_dropped(self) -> int:
+        """How many old records the ``log_limit`` pushed out of :attr:`requests`."""
+        with self._lock:
+            return self._received - len(self._log)
+
+    @property
     def message_requests(self) -> list[RecordedRequest]:
         """Only the ``/v1/messages`` requests."""
         return [r for r in self.requests if r.path == "/v1/messages"]
 
     def wait_for_requests(self, n: int, timeout: float = 10.0) -> list[RecordedRequest]:
-        """Block until at least ``n`` requests were received; raise :class:`StubTimeoutError` otherwise."""
+        """Block until ``n`` requests arrived (since start or :meth:`reset`) and return :attr:`requests`.
+
+        Raises :class:`StubTimeoutError` when fewer arrived within ``timeout`` seconds.
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
-            while len(self._log) < n:
+            while self._received < n:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise StubTimeoutError(
                         f"MessagesStub at port {self.port}: waited {timeout:g}s for {n} request(s), "
-                        f"got {len(self._log)}"
+                        f"got {self._received}"
                     )
                 self._changed.wait(left)
             return list(self._log)
@@ -765,6 +808,7 @@ class MessagesStub:
     def _record(self, rec: RecordedRequest) -> None:
         with self._changed:
             self._log.append(rec)
+            self._received += 1
             self._changed.notify_all()
 
     def _next_serial(self) -> int:

@@ -732,3 +732,15 @@ def test_reset_clears_queue_rules_responder_and_log(api_stub: MessagesStub) -> N
     api_stub.reset()
     assert api_stub.requests == [] and api_stub.pending == 0
     assert text_of(api_stub, user("x")) == "ECHO: x [turn 1]"
+
+
+def test_log_limit_keeps_the_latest_requests_and_counts_the_dropped() -> None:
+    with MessagesStub(log_limit=2) as stub:
+        for prompt in ("p0", "p1", "p2"):
+            post(stub, body(user(prompt)))
+        assert [r.prompt for r in stub.wait_for_requests(3, timeout=1)] == ["p1", "p2"]
+        assert stub.requests_dropped == 1
+        stub.reset()
+        assert stub.requests_dropped == 0
+    with pytest.raises(StubError, match="log_limit"):
+        MessagesStub(log_limit=0)
