@@ -73,7 +73,7 @@ _SESSION_KWARGS = frozenset({"agent", "expect_continuity", "cwd"})
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``claude-sessions`` option group and the ini keys."""
-    group = parser.getgroup("claude-sessions", "Claude Code session tracking (pytest-claude-sessions)")
+    group = parser.getgroup("claude-sessions", "claude-sessions")
     for spec in OPTION_SPECS:
         env = " / ".join(f"${name}" for name in spec.env)
         if spec.is_flag:
@@ -284,11 +284,12 @@ def build_executor(request: pytest.FixtureRequest, tracker: SessionTracker, tmp_
 @pytest.fixture
 def claude_executor(
     request: pytest.FixtureRequest, session_tracker: SessionTracker, tmp_path: Path
-) -> ClaudeExecutor:
+) -> Iterator[ClaudeExecutor]:
     """A ``ClaudeExecutor`` bound to the test's tracker, isolated under the test's tmp path."""
     executor = build_executor(request, session_tracker, tmp_path)
     request.node.stash[_TEST].executor = executor
-    return executor
+    yield executor
+    executor.close()
 
 
 @pytest.fixture

@@ -1,0 +1,174 @@
+"""Option/ini/env resolution: precedence, sources, validation, the report header and --help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_claude_sessions.settings import OPTION_SPECS, Settings, SettingsError, resolve_settings
+
+ROOT = Path("/proj")
+
+
+def resolve(
+    cli: dict[str, object] | None = None,
+    env: dict[str, str] | None = None,
+    ini: dict[str, object] | None = None,
+    inipath: Path | None = None,
+) -> Settings:
+    cli = cli or {}
+    ini = ini or {}
+    return resolve_settings(
+        getoption=lambda dest: cli.get(dest),
+        getini=lambda key: ini.get(key, ""),
+        environ=env or {},
+        rootpath=ROOT,
+        inipath=inipath,
+        invocation_dir=Path("/cwd"),
+    )
+
+
+def test_defaults_and_sources() -> None:
+    s = resolve()
+    assert s.sessions_dir == ROOT / ".claude_sessions"
+    assert (s.keep_runs, s.bin, s.integration, s.timeout, s.report, s.budget_usd, s.json_report) == (
+        20,
+        None,
+        False,
+        300.0,
+        "summary",
+        None,
+        None,
+    )
+    assert set(s.sources.values()) == {"default"}
+    assert len(s.sources) == len(OPTION_SPECS)
+
+
+def test_precedence_cli_over_env_over_ini() -> None:
+    ini = {"claude_report": "full", "claude_timeout": "10"}
+    env = {"PYTEST_CLAUDE_REPORT": "none", "PYTEST_CLAUDE_TIMEOUT": "20"}
+    s = resolve(cli={"claude_report": "summary"}, env=env, ini=ini)
+    assert (s.report, s.source_of("report")) == ("summary", "cli")
+    assert (s.timeout, s.source_of("timeout")) == (20.0, "env")
+    s = resolve(ini=ini)
+    assert (s.report, s.source_of("report"), s.timeout) == ("full", "ini", 10.0)
+
+
+def test_relative_paths_anchor_on_their_source() -> None:
+    s = resolve(
+        cli={"claude_json_report": "out/r.json"},
+        ini={"claude_sessions_dir": "store"},
+        inipath=Path("/proj/sub/pytest.ini"),
+    )
+    assert s.json_report == Path("/cwd/out/r.json")
+    assert s.sessions_dir == Path("/proj/sub/store")
+    s = resolve(env={"PYTEST_CLAUDE_SESSIONS_DIR": "envstore"})
+    assert (s.sessions_dir, s.source_of("sessions_dir")) == (Path("/cwd/envstore"), "env")
+
+
+def test_claude_bin_env_alias_and_own_env_wins() -> None:
+    s = resolve(env={"CLAUDE_BIN": "/opt/claude"})
+    assert (s.bin, s.source_of("bin")) == ("/opt/claude", "env")
+    s = resolve(env={"CLAUDE_BIN": "/opt/claude", "PYTEST_CLAUDE_BIN": "/usr/bin/claude"})
+    assert s.bin == "/usr/bin/claude"
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "ini", "fragment"),
+    [
+        (
+            {"claude_timeout": "soon"},
+            {},
+            {},
+            "--claude-timeout: invalid value 'soon' (from --claude-timeout)",
+        ),
+        ({"claude_timeout": "0"}, {}, {}, "must be > 0"),
+        ({}, {"PYTEST_CLAUDE_KEEP_RUNS": "-1"}, {}, "(from $PYTEST_CLAUDE_KEEP_RUNS): must be >= 0"),
+        ({}, {}, {"claude_report": "loud"}, "'loud' (from ini key claude_report): expected one of none"),
+        ({}, {"PYTEST_CLAUDE_INTEGRATION": "maybe"}, {}, "--claude-integration: invalid value 'maybe'"),
+        ({"claude_budget_usd": "nan"}, {}, {}, "expected a finite number"),
+        ({}, {}, {"claude_keep_runs": "2.5"}, "expected an integer"),
+    ],
+)
+def test_bad_values_name_option_value_and_source(
+    cli: dict[str, object], env: dict[str, str], ini: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        resolve(cli=cli, env=env, ini=ini)
+    assert fragment in str(info.value)
+
+
+def test_bool_spellings() -> None:
+    for raw, expected in [("1", True), ("yes", True), ("ON", True), ("0", False), ("off", False)]:
+        assert resolve(env={"PYTEST_CLAUDE_INTEGRATION": raw}).integration is expected
+
+
+def test_wire_round_trip_is_json_safe() -> None:
+    s = resolve(cli={"claude_budget_usd": "1.5", "claude_json_report": "r.json"}, env={"CLAUDE_BIN": "/b"})
+    wire = json.loads(json.dumps(s.to_wire()))
+    assert Settings.from_wire(wire) == s
+
+
+def test_header_line_shows_sources() -> None:
+    s = resolve(env={"CLAUDE_BIN": "/b"}, ini={"claude_report": "full"})
+    line = s.header_line()
+    assert line.startswith("claude-sessions: store=/proj/.claude_sessions (default), ")
+    assert "report=full (ini)" in line
+    assert "bin=/b (env)" in line
+    assert "budget=none," in line
+
+
+# --------------------------------------------------------------------------- through pytest
+
+
+def test_help_lists_group_and_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["claude-sessions:*", *[f"*{spec.flag}*" for spec in OPTION_SPECS]])
+    result.stdout.fnmatch_lines([f"*{spec.ini}*" for spec in OPTION_SPECS])
+
+
+def test_usage_error_for_bad_cli_value(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--claude-report=loud")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--claude-report: invalid value 'loud' (from --claude-report)*"])
+
+
+def test_usage_error_for_bad_env_value(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    monkeypatch.setenv("PYTEST_CLAUDE_TIMEOUT", "-3")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--claude-timeout: invalid value '-3' (from $PYTEST_CLAUDE_TIMEOUT)*"])
+
+
+def test_ini_keys_are_registered_and_header_shows_sources(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(
+        "[pytest]\n"
+        "claude_sessions_dir = my_store\n"
+        "claude_report = full\n"
+        "claude_keep_runs = 3\n"
+        "claude_timeout = 42\n"
+        "claude_budget_usd = 0.5\n"
+        "claude_integration = false\n"
+        "claude_bin = /nonexistent/claude\n"
+        "claude_json_report = report.json\n"
+    )
+    pytester.makepyfile("def test_x(): pass")
+    monkeypatch.setenv("PYTEST_CLAUDE_REPORT", "none")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-config", "--claude-timeout=7")
+    result.assert_outcomes(passed=1)
+    store = pytester.path / "my_store"
+    result.stdout.fnmatch_lines(
+        [
+            f"claude-sessions: store={store} (ini), keep=3 (ini), report=none (env), integration=off (ini), "
+            f"timeout=7s (cli), budget=$0.5 (ini), bin=/nonexistent/claude (ini), "
+            f"json={pytester.path / 'report.json'} (ini)",
+            f"claude-sessions: run={store}/runs/*",
+        ]
+    )
+    assert len(list((store / "runs").iterdir())) == 1
