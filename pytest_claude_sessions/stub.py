@@ -28,6 +28,20 @@ Replies are a plain ``str`` or one of :class:`Text`, :class:`ToolUse`, :class:`H
 :class:`SseError`, :class:`DropStream`, :class:`Stall` and :class:`Delay`. Stream faults
 (:class:`SseError`, :class:`DropStream`) chosen for a non-streaming request are answered with the default
 reply instead, which is what lets the CLI's fallback succeed as it does against the real API.
+
+The default reply's vocabulary (details in :func:`default_reply`); every answer ends with ``[turn N]``,
+N being the number of real user prompts in the request:
+
+- ``my name is X`` -> ``Nice to meet you, X!``
+- ``what is my name?`` -> ``Your name is X.`` only if an earlier prompt *in this request* said it,
+  else ``I don't know your name.`` -- so a resumed session shows whether the history was really sent;
+- ``list my messages`` -> ``Earlier messages: 1. ... | 2. ...``;
+- after a tool call -> ``Tool <name> returned: <start of the result>``;
+- anything else -> ``ECHO: <prompt>``.
+
+Ids are deterministic (``msg_stub_`` / ``toolu_stub_`` + a hash of the normalized conversation and the
+reply), the model of the request is echoed, and usage is estimated (input: body bytes / 4, output: reply
+characters / 4) so the CLI computes a non-zero cost.
 """
 
 from __future__ import annotations
@@ -53,6 +67,7 @@ from urllib.parse import urlsplit
 from .errors import ClaudeSessionsError
 
 __all__ = [
+    "DUMMY_API_KEY",
     "ChatMessage",
     "Conversation",
     "Delay",
@@ -71,6 +86,7 @@ __all__ = [
     "ToolResult",
     "ToolUse",
     "default_reply",
+    "normalize_messages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -116,6 +132,10 @@ class Text:
     text: str
     stop_reason: str = "end_turn"
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise StubError(f"Text needs a str, got {type(self.text).__name__}: {self.text!r}")
+
 
 @dataclass(frozen=True)
 class ToolUse:
@@ -129,6 +149,14 @@ class ToolUse:
     name: str
     input: Mapping[str, Any]
     text: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise StubError(f"ToolUse name must be a non-empty tool name, got {self.name!r}")
+        if not isinstance(self.input, Mapping):
+            raise StubError(
+                f"ToolUse({self.name!r}) input must be a mapping, got {type(self.input).__name__}"
+            )
 
 
 @dataclass(frozen=True)
@@ -210,16 +238,15 @@ def _check_reply(reply: object, where: str) -> None:
 def _kind(reply: Reply) -> ReplyKind:
     if isinstance(reply, Delay):
         return _kind(reply.reply)
-    kinds: dict[type, ReplyKind] = {
-        str: "text",
-        Text: "text",
-        ToolUse: "tool_use",
-        HttpError: "http_error",
-        SseError: "sse_error",
-        DropStream: "drop_stream",
-        Stall: "stall",
-    }
-    return kinds[type(reply)]
+    if isinstance(reply, str | Text):
+        return "text"
+    if isinstance(reply, ToolUse):
+        return "tool_use"
+    if isinstance(reply, HttpError):
+        return "http_error"
+    if isinstance(reply, SseError):
+        return "sse_error"
+    return "drop_stream" if isinstance(reply, DropStream) else "stall"
 
 
 # --------------------------------------------------------------------------- conversations
@@ -269,13 +296,14 @@ class Conversation:
 
     ``role: "system"`` messages are dropped. ``prompts`` holds the last text block of every real user
     prompt (after a failed turn the CLI merges the failed prompt and the new one into one message; the
-    new one is last), ``prompt`` the latest of them.
+    new one is last), ``prompt`` the latest of them. ``body`` is the raw request (system prompt, tools).
     """
 
     messages: tuple[ChatMessage, ...]
     model: str
     stream: bool
     session_id: str | None = None
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def prompts(self) -> tuple[str, ...]:
@@ -838,6 +866,7 @@ class MessagesStub:
             model or "claude-stub",
             bool(body.get("stream")) if body else False,
             headers.get("x-claude-code-session-id"),
+            body or {},
         )
 
         def record(kind: ReplyKind, source: ReplySource, status: int, msg_id: str | None = None) -> None:

@@ -492,8 +492,18 @@ def test_stop_cuts_a_delay_short() -> None:
     assert errors, "the delayed request should have been cut off, not answered"
 
 
-@pytest.mark.parametrize("make", [lambda: Stall(seconds=-1), lambda: Delay(-0.5, "x"), lambda: Delay(1, 42)])
-def test_invalid_fault_parameters_are_refused(make: Any) -> None:
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Stall(seconds=-1),
+        lambda: Delay(-0.5, "x"),
+        lambda: Delay(1, 42),
+        lambda: ToolUse("", {}),
+        lambda: ToolUse("Read", ["not", "a", "mapping"]),
+        lambda: Text(None),
+    ],
+)
+def test_invalid_reply_parameters_are_refused(make: Any) -> None:
     with pytest.raises(StubError):
         make()
 
@@ -627,6 +637,7 @@ def test_responder_sees_the_whole_conversation(api_stub: MessagesStub) -> None:
     assert text_of(api_stub, user("pass")) == "ECHO: pass [turn 1]"
     assert text_of(api_stub, *tool_exchange("read", "content")) == "done with content"
     assert seen[0].prompts == ("a", "c") and seen[0].model == "claude-opus-5-5" and not seen[0].stream
+    assert seen[0].body["max_tokens"] == 1024  # the raw request is there too
     assert [r.source for r in api_stub.requests] == ["responder", "default", "responder"]
 
 
