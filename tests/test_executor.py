@@ -1,0 +1,353 @@
+"""ClaudeExecutor against the real Claude Code CLI talking to the loopback Messages API stub."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_claude_sessions.errors import ClaudeProcessError, ClaudeResultError, ClaudeTimeoutError
+from pytest_claude_sessions.executor import ClaudeExecutor, StreamEvent
+from pytest_claude_sessions.stub import HttpError, MessagesStub, Stall, ToolUse
+from pytest_claude_sessions.tracker import SessionTracker
+
+
+def _make(tmp_path: Path, claude_bin: Path, stub: MessagesStub, **kw: Any) -> ClaudeExecutor:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    kw.setdefault("cwd", work)
+    kw.setdefault("config_dir", tmp_path / "cfg")
+    kw.setdefault("timeout", 60)
+    env = {**stub.env(), **kw.pop("env", {})}
+    return ClaudeExecutor(claude_bin, env=env, **kw)
+
+
+def _pids_with(marker: str) -> list[int]:
+    """Processes whose environment carries ``marker`` (the CLI and every child it spawned inherit it)."""
+    needle = marker.encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_new_resume_continue_fork_and_session_id_keep_a_true_chain(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    tracker = SessionTracker("agent-chain", tmp_path / "sessions")
+    ex = _make(tmp_path, claude_bin, api_stub, tracker=tracker)
+
+    # --continue in a cwd without sessions: the CLI silently starts a new one
+    first = ex.run("my name is Alice", continue_=True)
+    assert first.ok
+    assert first.kind == "continue"
+    assert first.parent_session_id is None
+    assert first.cost_usd == first.total_cost_usd
+    assert first.total_cost_usd is not None
+    assert first.total_cost_usd > 0
+    s1 = first.session_id
+    assert s1 is not None
+    assert first.transcript_path == ex.validator.find_transcript(s1)
+    assert first.transcript_path is not None
+    assert first.cli_version == "2.1.330"
+
+    # resume through the legacy entry point: same id, and the earlier turn went over the wire
+    raw = ex.execute_claude("what is my name?", session_id=s1)
+    assert raw["session_id"] == s1
+    assert raw["result"].startswith("Your name is Alice.")
+    assert api_stub.requests[-1].prompts == ("my name is Alice", "what is my name?")
+    assert api_stub.requests[-1].session_id == s1
+    second = ex.history[-1].result
+    assert second is not None
+    assert second.kind == "resume"
+    assert second.parent_session_id == s1
+    assert second.total_cost_usd is not None
+    assert second.cost_usd == pytest.approx(second.total_cost_usd - first.total_cost_usd)
+
+    third = ex.run("list my messages", continue_=True)
+    assert third.session_id == s1
+    assert third.kind == "continue"
+    assert third.parent_session_id == s1
+    assert third.result is not None
+    assert "1. my name is Alice | 2. what is my name?" in third.result
+    assert third.total_cost_usd is not None
+    assert second.total_cost_usd is not None
+    assert third.cost_usd == pytest.approx(third.total_cost_usd - second.total_cost_usd)
+
+    fork = ex.fork("what is my name?")
+    assert fork.kind == "fork"
+    assert fork.session_id not in (None, s1)
+    assert fork.parent_session_id == s1
+    assert fork.result is not None
+    assert fork.result.startswith("Your name is Alice.")
+    assert fork.total_cost_usd is not None
+    # cumulative: the fork's total includes the parent's; its own cost is only the new turn
+    assert fork.total_cost_usd > third.total_cost_usd
+    assert fork.cost_usd == pytest.approx(fork.total_cost_usd - third.total_cost_usd)
+    assert api_stub.requests[-1].session_id == fork.session_id
+
+    chosen = str(uuid.uuid4())
+    named = ex.run("my name is Bob", session_id=chosen)
+    assert named.session_id == chosen
+    assert named.kind == "new"
+    with pytest.raises(ClaudeProcessError, match="already in use") as reused:
+        ex.run("again", session_id=chosen)
+    assert reused.value.returncode == 1
+
+    steps = tracker.session_chain
+    assert [s.kind for s in steps] == ["new", "resume", "continue", "fork", "new"]
+    assert [s.parent_session_id for s in steps] == [None, s1, s1, s1, None]
+    assert [s.session_id for s in steps] == [s1, s1, s1, fork.session_id, chosen]
+    for step, result in zip(steps, [first, second, third, fork, named], strict=True):
+        assert step.cost_usd == pytest.approx(result.cost_usd)
+        assert step.total_cost_usd == pytest.approx(result.total_cost_usd)
+        assert step.cli_version == "2.1.330"
+        assert step.transcript_path == str(result.transcript_path)
+        assert step.metadata is not None
+        assert step.metadata["leaf_uuid"]
+    assert steps[0].metadata is not None
+    assert steps[0].metadata["requested_kind"] == "continue"
+    assert sum(s.cost_usd or 0 for s in steps[:4]) == pytest.approx(fork.total_cost_usd)
+
+    # the CLI's own transcripts agree: each step continued the one before it
+    for prev, nxt in zip(steps[:3], steps[1:4], strict=True):
+        assert prev.metadata is not None
+        verdict = ex.validator.check_continuity(
+            prev.session_id,
+            nxt.session_id,
+            working_dir=ex.cwd,
+            previous_leaf_uuid=prev.metadata["leaf_uuid"],
+            kind=nxt.kind,
+        )
+        assert verdict.ok, verdict.reason
+    assert [h.ok for h in ex.history] == [True, True, True, True, True, False]
+
+
+def test_missing_and_invalid_sessions_raise_with_the_clis_stderr(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    ex = _make(tmp_path, claude_bin, api_stub)
+    missing = "99999999-2222-4333-8444-555555555555"
+    with pytest.raises(ClaudeProcessError, match=f"No conversation found with session ID: {missing}") as info:
+        ex.run("hi", resume=missing)
+    assert info.value.returncode == 1
+    assert info.value.stdout == ""
+    assert "No conversation found" in info.value.stderr
+    with pytest.raises(ClaudeProcessError, match="is not a UUID and does not match any session title"):
+        ex.run("hi", resume="not-a-session")
+    assert api_stub.message_requests == []
+    assert [h.ok for h in ex.history] == [False, False]
+    assert ex.history[0].parent_session_id == missing
+
+
+@pytest.mark.parametrize(
+    ("status", "check"),
+    [(401, False), (500, True), (529, False)],
+)
+def test_api_errors_are_results_with_is_error_and_raise_with_check(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, status: int, check: bool
+) -> None:
+    api_stub.enqueue(HttpError(status))
+    ex = _make(tmp_path, claude_bin, api_stub, check=check)
+    if check:
+        with pytest.raises(ClaudeResultError, match=f"HTTP {status}") as info:
+            ex.run("hello")
+        result: Any = info.value.result
+    else:
+        result = ex.run("hello")
+    assert not result.ok
+    assert result.is_error
+    assert result.returncode == 1
+    assert result.subtype == "success"  # API errors say "success": only is_error tells the truth
+    assert result.api_error_status == status
+    assert result.terminal_reason == "api_error"
+    assert result.session_id is not None
+    assert len(api_stub.message_requests) == 1  # CLAUDE_CODE_MAX_RETRIES=0
+    assert ex.history[-1].ok is False
+
+
+def test_max_turns_hit_in_a_tool_loop(tmp_path: Path, claude_bin: Path, api_stub: MessagesStub) -> None:
+    ex = _make(tmp_path, claude_bin, api_stub)
+    target = ex.cwd / "notes.txt"
+    target.write_text("hello from the file\n")
+    api_stub.responder = lambda conv: ToolUse("Read", {"file_path": str(target)})
+    result = ex.run("keep reading", max_turns=1)
+    assert not result.ok
+    assert result.subtype == "error_max_turns"
+    assert result.terminal_reason == "max_turns"
+    assert result.result is None
+    assert result.errors == ["Reached maximum number of turns (1)"]
+    assert result.num_turns == 2
+    assert "--max-turns" in result.argv
+
+
+def test_a_stall_past_the_timeout_kills_the_whole_process_group(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    marker = f"PCS_EXECUTOR_TEST={uuid.uuid4().hex}"
+    ex = _make(tmp_path, claude_bin, api_stub, env={"PCS_EXECUTOR_TEST": marker.split("=")[1]}, timeout=4)
+    api_stub.enqueue(Stall())
+    alive: list[int] = []
+
+    def on_event(event: StreamEvent) -> None:
+        if event.subtype == "init":
+            alive.extend(_pids_with(marker))
+
+    start = time.monotonic()
+    with pytest.raises(ClaudeTimeoutError, match="did not finish within 4s") as info:
+        ex.run("hang please", output_format="stream-json", on_event=on_event)
+    elapsed = time.monotonic() - start
+    assert elapsed < 4 + 2.5
+    assert alive  # the scan does see the CLI while it runs
+    assert _pids_with(marker) == []
+    assert '"subtype":"init"' in info.value.stdout  # partial output is kept
+    assert info.value.returncode is None
+    assert ex.history[-1].ok is False
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "-x foo",
+        "--output-format text --resume 1 -- \"double\" 'single' `tick` $HOME \\n",
+        "line one\nline two\n\n  indented ünïcødé 😀 中文 -- end",
+    ],
+)
+def test_prompts_reach_the_api_verbatim(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, prompt: str
+) -> None:
+    ex = _make(tmp_path, claude_bin, api_stub)
+    result = ex.run(prompt, model="claude-test-model", system_prompt="-be terse\nsecond line")
+    assert result.ok, result.error_message
+    request = api_stub.message_requests[-1]
+    assert request.prompt == prompt
+    assert request.model == "claude-test-model"
+    assert result.model == "claude-test-model"
+    assert request.body is not None
+    system_text = "\n".join(block.get("text", "") for block in request.body["system"])
+    assert "-be terse\nsecond line" in system_text
+    assert result.result == f"ECHO: {prompt} [turn 1]"
+
+
+def test_stream_json_hands_events_to_on_event_as_they_arrive(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    ex = _make(tmp_path, claude_bin, api_stub)
+    target = ex.cwd / "data.txt"
+    target.write_text("forty-two\n")
+    api_stub.add_rule("read the data", ToolUse("Read", {"file_path": str(target)}, text="Reading."))
+    events: list[StreamEvent] = []
+    result = ex.run("please read the data", output_format="stream-json", on_event=events.append)
+    assert result.ok
+    assert result.result is not None
+    assert "forty-two" in result.result
+    assert [(e.type, e.subtype) for e in events][0] == ("system", "init")
+    assert events[-1].type == "result"
+    assert [e.raw for e in events] == result.events
+    assert [e.index for e in events] == list(range(len(events)))
+    elapsed = [e.elapsed for e in events]
+    assert elapsed == sorted(elapsed)
+    assert elapsed[-1] <= result.elapsed
+    kinds = [e.type for e in events]
+    tool_at = next(i for i, e in enumerate(events) if e.tool_names == ("Read",))
+    assert events[tool_at].type == "assistant"
+    assert "user" in kinds[tool_at:]  # the tool result came back after the call
+    assert result.num_turns == 2
+    assert "--verbose" in result.argv
+
+
+def test_arun_runs_calls_concurrently_without_blocking_the_loop(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    ex = _make(tmp_path, claude_bin, api_stub)
+    gaps: list[float] = []
+    seen: list[str] = []
+
+    async def on_event(event: StreamEvent) -> None:
+        await asyncio.sleep(0)
+        seen.append(event.type)
+
+    async def main() -> list[Any]:
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        try:
+            return await asyncio.gather(
+                ex.arun("my name is Ann"),
+                ex.arun("my name is Ben", output_format="stream-json", on_event=on_event),
+                ex.arun("my name is Cy"),
+            )
+        finally:
+            stop.set()
+            await tick
+
+    start = time.monotonic()
+    results = asyncio.run(main())
+    wall = time.monotonic() - start
+    assert [r.result.split("!")[0] for r in results] == [
+        "Nice to meet you, Ann",
+        "Nice to meet you, Ben",
+        "Nice to meet you, Cy",
+    ]
+    assert len({r.session_id for r in results}) == 3
+    assert seen[0] == "system"
+    assert seen[-1] == "result"
+    assert results[1].events[-1]["type"] == "result"
+    # the loop kept ticking while three CLIs ran (a blocking call would leave one gap as long as a call)
+    assert len(gaps) > 10
+    assert max(gaps) < 0.25 * wall
+    assert max(gaps) < min(r.elapsed for r in results)
+
+
+def test_arun_timeout_kills_the_process_group(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    marker = uuid.uuid4().hex
+    ex = _make(tmp_path, claude_bin, api_stub, env={"PCS_EXECUTOR_TEST": marker}, timeout=3)
+    api_stub.enqueue(Stall())
+    start = time.monotonic()
+    with pytest.raises(ClaudeTimeoutError):
+        asyncio.run(ex.arun("hang please"))
+    assert time.monotonic() - start < 3 + 2.5
+    assert _pids_with(f"PCS_EXECUTOR_TEST={marker}") == []
+
+
+def test_isolation_keeps_the_real_home_untouched(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    work = tmp_path / "w"
+    work.mkdir()
+    with ClaudeExecutor(claude_bin, cwd=work, env=api_stub.env(), timeout=60) as ex:
+        env = ex.build_env()
+        result = ex.run("hello")
+        assert result.ok
+        assert result.transcript_path is not None
+        assert result.transcript_path.is_relative_to(ex.config_dir)
+        assert (ex.config_dir / ".claude.json").is_file()
+        assert any(Path(env["TMPDIR"]).iterdir())  # the CLI's temp files went to our TMPDIR
+        base = ex.config_dir.parent
+    assert sorted(p.name for p in home.iterdir()) == []  # nothing written to the "real" ~/.claude
+    assert list(work.iterdir()) == []  # nor into the cwd
+    assert not base.exists()
