@@ -96,7 +96,7 @@ REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
 _REMINDER_RE = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
 _NAME_IS_RE = re.compile(r"\bmy name is\s+([^\W\d_][\w'-]*(?:\s+[A-Z][\w'-]*)*)", re.IGNORECASE)
-_ASK_NAME_RE = re.compile(r"\bwhat(?:'s| is)\s+my\s+name\b", re.IGNORECASE)
+_ASK_NAME_RE = re.compile(r"\bwhat(?:['’]s|\s+is)\s+my\s+name\b", re.IGNORECASE)
 _LIST_RE = re.compile(r"\blist\s+my\s+messages\b", re.IGNORECASE)
 _TEXT_CHUNK = 64  # characters per text_delta: a reply of a few sentences arrives in several deltas
 _SNIPPET = 160  # characters of a tool result quoted by the default reply
@@ -436,7 +436,8 @@ def default_reply(conversation: Conversation) -> str:
     said = _NAME_IS_RE.search(prompt)
     if said:
         return f"Nice to meet you, {said.group(1)}! [turn {turn}]"
-    earlier = [m.text for m in conversation.messages if m.is_prompt][:-1]
+    # every prompt text before the latest one, including a failed prompt merged into the same message
+    earlier = [t for m in conversation.messages if m.is_prompt for t in m.texts][:-1]
     if _ASK_NAME_RE.search(prompt):
         for text in reversed(earlier):
             found = _NAME_IS_RE.search(text)

@@ -673,6 +673,8 @@ def test_default_reply_knows_names_only_from_earlier_turns(api_stub: MessagesStu
     assert text_of(api_stub, *history, user("What's my name?")) == "Your name is Ada Lovelace. [turn 3]"
     renamed = [*history, user("my name is Bob"), assistant("ok")]
     assert text_of(api_stub, *renamed, user("what is my name")) == "Your name is Bob. [turn 4]"
+    # a failed prompt merged into the new user message counts as earlier
+    assert text_of(api_stub, user("my name is Fay\n", "what’s my name?")) == "Your name is Fay. [turn 1]"
 
 
 def test_default_reply_lists_earlier_prompts_and_counts_turns(api_stub: MessagesStub) -> None:
