@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 import uuid
@@ -121,7 +122,7 @@ def test_new_resume_continue_fork_and_session_id_keep_a_true_chain(
     assert sum(s.cost_usd or 0 for s in steps[:4]) == pytest.approx(fork.total_cost_usd)
 
     # the CLI's own transcripts agree: each step continued the one before it
-    for prev, nxt in zip(steps[:3], steps[1:4], strict=True):
+    for prev, nxt in itertools.pairwise(steps[:4]):
         assert prev.metadata is not None
         verdict = ex.validator.check_continuity(
             prev.session_id,
@@ -252,7 +253,7 @@ def test_stream_json_hands_events_to_on_event_as_they_arrive(
     assert result.ok
     assert result.result is not None
     assert "forty-two" in result.result
-    assert [(e.type, e.subtype) for e in events][0] == ("system", "init")
+    assert (events[0].type, events[0].subtype) == ("system", "init")
     assert events[-1].type == "result"
     assert [e.raw for e in events] == result.events
     assert [e.index for e in events] == list(range(len(events)))

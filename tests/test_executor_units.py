@@ -109,7 +109,8 @@ def test_argv_puts_every_option_first_then_double_dash_then_the_prompt(tmp_path:
     assert call.argv == [
         str(fake), "-p", "--resume", S1, "--fork-session",
         "--session-id", "11111111-2222-4333-8444-555555555555", "--model", "sonnet", "--max-turns", "3",
-        "--allowedTools", "Read,Bash(git *)", "--disallowedTools", "WebFetch", "--permission-mode", "acceptEdits",
+        "--allowedTools", "Read,Bash(git *)", "--disallowedTools", "WebFetch",
+        "--permission-mode", "acceptEdits",
         "--system-prompt=-be brief\nreally", "--append-system-prompt=", "--add-dir", "/x", "--effort", "low",
         "--output-format", "stream-json", "--verbose", "--", prompt,
     ]  # fmt: skip
