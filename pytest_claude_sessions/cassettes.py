@@ -1,0 +1,488 @@
+"""Record and replay Claude CLI calls per test: :class:`CassetteInterceptor` plugs into the executor's seam.
+
+Recording keeps, per call, the normalized request, the CLI's output (json or stream-json), exit code, stderr
+and the transcript records the call added. Replaying answers the call from the cassette and writes those
+records back into the call's config dir, so the executor, the tracker and the continuity checks see exactly
+what a live call would have produced - with no binary, no node and no network.
+
+Modes: ``none`` (replay only; the default), ``once`` (record when the test has no cassette yet),
+``new_episodes`` (replay matches, record the rest and append), ``all`` (always call the CLI; a passing run
+replaces the cassette) and ``rewrite`` (the old cassette is deleted up front, then everything is recorded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from .cassette_files import (
+    CASSETTE_FORMAT,
+    CASSETTE_VERSION,
+    CassetteCorruptError,
+    atomic_write_text,
+    cassette_lock,
+    dump_cassette,
+    load_cassette_data,
+)
+from .cassette_scrub import CallScrubber, CassetteScrubber
+from .errors import CassetteError, CassetteMismatchError, CassetteMissError
+from .matching import differences, normalize_match_on, normalize_request, request_diff
+from .models import CliCall, CliOutcome, utcnow
+from .transcript_delta import TranscriptChunk, apply_chunks, collect_chunks, render_lines, snapshot_sizes
+
+__all__ = [
+    "RECORD_MODES",
+    "CassetteCorruptError",
+    "CassetteInterceptor",
+    "CassetteReport",
+    "CassetteUnusedError",
+    "RecordMode",
+    "parse_record_mode",
+    "use_cassette",
+]
+
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
+RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
+
+
+class CassetteUnusedError(CassetteError):
+    """Recorded interactions were never replayed: the test now makes fewer (or other) calls."""
+
+
+def parse_record_mode(value: object, *, where: str = "record mode") -> RecordMode:
+    """``value`` as a :data:`RecordMode`; raises ``ValueError`` naming ``where`` and the valid modes."""
+    text = str(value).strip().lower().replace("-", "_") if value is not None else ""
+    for mode in get_args(RecordMode):
+        if text == mode:
+            return mode  # type: ignore[no-any-return]
+    raise ValueError(f"invalid {where} {value!r}; use one of: {', '.join(RECORD_MODES)}")
+
+
+@dataclass
+class CassetteReport:
+    """What :meth:`CassetteInterceptor.finish` did: saved or not (and why), what was replayed and recorded."""
+
+    path: Path
+    mode: RecordMode
+    replayed: int = 0
+    recorded: int = 0
+    saved: bool = False
+    not_saved_reason: str | None = None
+    unused: list[int] = field(default_factory=list)  # 1-based positions of recorded interactions never used
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (for xdist reports)."""
+        return {
+            "path": str(self.path),
+            "mode": self.mode,
+            "replayed": self.replayed,
+            "recorded": self.recorded,
+            "saved": self.saved,
+            "not_saved_reason": self.not_saved_reason,
+            "unused": list(self.unused),
+        }
+
+
+@dataclass
+class _Plan:
+    position: int  # 1-based number of this call within the test
+    request: dict[str, Any]
+    scrubber: CallScrubber
+    replay_index: int | None = None  # index into the recorded interactions, or None: record
+
+
+class CassetteInterceptor:
+    """A per-test cassette implementing the executor's ``CallInterceptor`` protocol.
+
+    ``record_command``: the shell command that re-runs this test (e.g. ``pytest 'tests/t.py::test_x'``);
+    error messages append the ``--claude-record-mode`` that fixes them. ``redact_patterns`` add regexes
+    whose matches never reach the file; ``scrubber`` replaces the whole redaction set-up.
+    Use it for one test: create, pass to ``ClaudeExecutor(interceptor=...)``, then call :meth:`finish`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        mode: RecordMode | str = "none",
+        match_on: str | Iterable[str] | None = None,
+        allow_unused: bool = False,
+        record_on_failure: bool = False,
+        node_id: str | None = None,
+        record_command: str | None = None,
+        redact_patterns: Iterable[str] = (),
+        scrubber: CassetteScrubber | None = None,
+        lock_timeout: float = 60.0,
+        fsync: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.mode: RecordMode = parse_record_mode(mode)
+        self.match_on = normalize_match_on(match_on)
+        self.allow_unused = allow_unused
+        self.record_on_failure = record_on_failure
+        self.node_id = node_id
+        self.record_command = record_command
+        self.scrubber = scrubber or CassetteScrubber.create(patterns=redact_patterns)
+        self.lock_timeout = lock_timeout
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._used: set[int] = set()
+        self._new: list[dict[str, Any]] = []
+        self._replayed = 0
+        self._errors: list[CassetteError] = []
+        self._to_actual: dict[str, str] = {}  # recorded session id -> the id the test supplied this run
+        self._to_recorded: dict[str, str] = {}
+        self._finished: CassetteReport | None = None
+        if self.mode == "rewrite":
+            with cassette_lock(self.path, lock_timeout):
+                self.path.unlink(missing_ok=True)
+        data = load_cassette_data(self.path)  # a corrupt file fails right here, naming it
+        self.existed = data is not None
+        self.header: dict[str, Any] = dict(data.get("header") or {}) if data else {}
+        self.interactions: list[dict[str, Any]] = list(data["interactions"]) if data else []
+
+    def __repr__(self) -> str:
+        return (
+            f"CassetteInterceptor({str(self.path)!r}, mode={self.mode!r}, recorded={len(self.interactions)})"
+        )
+
+    # ----------------------------------------------------------------- the executor's seam
+
+    def intercept(self, call: CliCall, proceed: Callable[[CliCall], CliOutcome]) -> CliOutcome:
+        """Answer ``call`` from the cassette, or run it (``proceed``) and record it."""
+        plan = self._plan(call)
+        if plan.replay_index is not None:
+            return self._replay(call, plan)
+        before = snapshot_sizes(call.config_dir)
+        started = time.perf_counter()
+        outcome = proceed(call)
+        self._record(call, plan, outcome, before, time.perf_counter() - started)
+        return outcome
+
+    async def aintercept(
+        self, call: CliCall, proceed: Callable[[CliCall], Awaitable[CliOutcome]]
+    ) -> CliOutcome:
+        """:meth:`intercept` for ``arun``."""
+        plan = self._plan(call)
+        if plan.replay_index is not None:
+            return self._replay(call, plan)
+        before = snapshot_sizes(call.config_dir)
+        started = time.perf_counter()
+        outcome = await proceed(call)
+        self._record(call, plan, outcome, before, time.perf_counter() - started)
+        return outcome
+
+    # ----------------------------------------------------------------- deciding
+
+    @property
+    def records(self) -> bool:
+        """Whether calls that find no recorded match go to the CLI (and get recorded)."""
+        return self.mode in ("all", "rewrite", "new_episodes") or (self.mode == "once" and not self.existed)
+
+    def _plan(self, call: CliCall) -> _Plan:
+        scrubber = self.scrubber.for_call(call)
+        request = scrubber.scrub(normalize_request(call))
+        with self._lock:
+            self._calls += 1
+            plan = _Plan(self._calls, request, scrubber)
+            if self.mode in ("all", "rewrite") or (self.mode == "once" and not self.existed):
+                return plan
+            unused = [i for i in range(len(self.interactions)) if i not in self._used]
+            strict = "order" in self.match_on and self.mode != "new_episodes"
+            candidates = unused[:1] if strict else unused
+            diffs: list[tuple[int, list[str]]] = []
+            for index in candidates:
+                differ = differences(
+                    self.interactions[index].get("request") or {},
+                    request,
+                    self.match_on,
+                    ids=self._to_recorded,
+                )
+                if not differ:
+                    self._used.add(index)
+                    plan.replay_index = index
+                    return plan
+                diffs.append((index, differ))
+            if self.mode == "new_episodes":
+                return plan
+            error = self._no_match(plan, diffs)
+            self._errors.append(error)
+        raise error
+
+    def _no_match(self, plan: _Plan, diffs: list[tuple[int, list[str]]]) -> CassetteError:
+        request_text = json.dumps(plan.request, indent=2, sort_keys=True, ensure_ascii=False)
+        if not self.existed:
+            return CassetteMissError(
+                f"Claude call #{plan.position} has no cassette to replay from: {self.path} does not exist "
+                f"(record mode {self.mode!r} never calls the CLI).\nRequest:\n{request_text}\n"
+                f"Record it with: {self._command('once')}"
+            )
+        if not diffs:
+            return CassetteMissError(
+                f"Claude call #{plan.position} has no recorded interaction left in cassette {self.path} "
+                f"(it holds {len(self.interactions)}, all used; record mode {self.mode!r} never calls the "
+                f"CLI).\nRequest:\n{request_text}\n"
+                f"Record the new calls with: {self._command('new_episodes')}\n"
+                f"or re-record the test with: {self._command('rewrite')}"
+            )
+        index, differ = min(diffs, key=lambda item: len(item[1]))
+        diff = request_diff(
+            self.interactions[index].get("request") or {},
+            plan.request,
+            recorded_label=f"recorded interaction #{index + 1} ({self.path})",
+        )
+        where = "the next recorded interaction" if len(diffs) == 1 else "any unused recorded interaction"
+        return CassetteMismatchError(
+            f"Claude call #{plan.position} does not match {where} in cassette {self.path}; closest is "
+            f"#{index + 1}, differing on: {', '.join(differ)} (match_on: {', '.join(self.match_on)}).\n"
+            f"{diff}\nIf the change is intended, re-record with: {self._command('rewrite')}"
+        )
+
+    def _command(self, mode: str) -> str:
+        if self.record_command:
+            return f"{self.record_command} --claude-record-mode={mode}"
+        return f"record mode {mode!r} (e.g. PYTEST_CLAUDE_RECORD_MODE={mode})"
+
+    # ----------------------------------------------------------------- replaying
+
+    def _replay(self, call: CliCall, plan: _Plan) -> CliOutcome:
+        started = time.perf_counter()
+        assert plan.replay_index is not None
+        interaction = self.interactions[plan.replay_index]
+        where = f"cassette {self.path}, interaction #{plan.replay_index + 1}"
+        recorded_sid = (interaction.get("request") or {}).get("session_id")
+        if call.session_id and isinstance(recorded_sid, str) and recorded_sid != call.session_id:
+            with self._lock:  # the test generated a fresh --session-id: map it both ways
+                self._to_actual[recorded_sid] = call.session_id
+                self._to_recorded[call.session_id] = recorded_sid
+        restore_json = plan.scrubber.restorer(json_text=True)
+        restore_text = plan.scrubber.restorer(json_text=False)
+        swap = self._swapper(self._to_actual)
+        response = interaction.get("response")
+        if not isinstance(response, dict):
+            raise CassetteError(f"{where}: no 'response' object")
+        stdout = swap(restore_json(_render_stdout(response.get("stdout"), where)))
+        stderr = swap(restore_text(str(response.get("stderr") or "")))
+        texts = []
+        for n, raw in enumerate(interaction.get("transcripts") or []):
+            chunk = TranscriptChunk.from_dict(raw, where=f"{where}, transcript entry {n + 1}")
+            texts.append(
+                (swap(restore_text(chunk.path)), chunk.mode, swap(restore_json(render_lines(chunk.lines))))
+            )
+        apply_chunks(call.config_dir, texts)
+        returncode = response.get("returncode")
+        with self._lock:
+            self._replayed += 1
+        return CliOutcome(
+            returncode=returncode if isinstance(returncode, int) else None,
+            stdout=stdout,
+            stderr=stderr,
+            elapsed=time.perf_counter() - started,
+            timed_out=bool(response.get("timed_out")),
+            replayed=True,
+        )
+
+    @staticmethod
+    def _swapper(mapping: dict[str, str]) -> Callable[[str], str]:
+        pairs = list(mapping.items())
+
+        def swap(text: str) -> str:
+            for old, new in pairs:
+                text = text.replace(old, new)
+            return text
+
+        return swap
+
+    # ----------------------------------------------------------------- recording
+
+    def _record(
+        self, call: CliCall, plan: _Plan, outcome: CliOutcome, before: dict[str, int], elapsed: float
+    ) -> None:
+        scrub = plan.scrubber
+        chunks = collect_chunks(call.config_dir, before)
+        stdout = _split_stdout(outcome.stdout)
+        entry: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "position": plan.position,
+            "recorded_at": utcnow().isoformat(),
+            "request": plan.request,
+            "response": {
+                "returncode": outcome.returncode,
+                "stdout": scrub.scrub(stdout),
+                "stderr": scrub.scrub_text(outcome.stderr),
+                "timed_out": outcome.timed_out,
+                "elapsed": round(outcome.elapsed or elapsed, 3),
+            },
+            "transcripts": [
+                {"path": scrub.scrub_text(c.path), "mode": c.mode, "lines": scrub.scrub(c.lines)}
+                for c in chunks
+            ],
+            "cli_version": _cli_version(stdout, chunks),
+            "model": _model(stdout, call),
+        }
+        with self._lock:
+            if self._to_recorded:  # keep the cassette in the recorded id space when earlier calls were mapped
+                text = self._swapper(self._to_recorded)(json.dumps(entry, ensure_ascii=False))
+                entry = json.loads(text)
+            self._new.append(entry)
+
+    # ----------------------------------------------------------------- the end of the test
+
+    def unused(self) -> list[int]:
+        """1-based positions of recorded interactions this test did not replay (when it replays at all)."""
+        if self.mode in ("all", "rewrite") or (self.mode == "once" and not self.existed):
+            return []
+        return [i + 1 for i in range(len(self.interactions)) if i not in self._used]
+
+    def finish(self, *, failed: bool = False, check: bool = True) -> CassetteReport:
+        """Save what was recorded (unless the test ``failed`` and ``record_on_failure`` is off), then check.
+
+        With ``check``, raises the first replay error the test may have swallowed, then
+        :class:`CassetteUnusedError` for recorded interactions left unused (unless ``allow_unused``).
+        Calling it again returns the same report without saving twice.
+        """
+        if self._finished is None:
+            report = CassetteReport(
+                self.path, self.mode, replayed=self._replayed, recorded=len(self._new), unused=self.unused()
+            )
+            if not self._new:
+                report.not_saved_reason = "nothing was recorded"
+            elif failed and not self.record_on_failure:
+                report.not_saved_reason = "the test failed (set record_on_failure to keep its recording)"
+            elif self._errors:
+                report.not_saved_reason = "a call did not match the cassette"
+            else:
+                report.saved = self.save()
+                if not report.saved:
+                    report.not_saved_reason = "another run recorded this cassette first; kept that one"
+            self._finished = report
+        report = self._finished
+        if check and not failed:
+            if self._errors:  # the test caught the replay error and went on: still a failure
+                raise self._errors[0]
+            if report.unused and not self.allow_unused:
+                raise CassetteUnusedError(
+                    f"cassette {self.path}: recorded interaction(s) #{', #'.join(map(str, report.unused))} "
+                    f"of "
+                    f"{len(self.interactions)} were never replayed; the test now makes fewer or other calls. "
+                    f"Re-record with: {self._command('rewrite')} (or allow_unused=True)"
+                )
+        return report
+
+    def save(self) -> bool:
+        """Write the recorded interactions (merged per mode, under the file lock); ``False``: kept theirs."""
+        with self._lock:
+            new = list(self._new)
+        with cassette_lock(self.path, self.lock_timeout):
+            current = load_cassette_data(self.path)
+            if self.mode == "new_episodes" and current is not None:
+                known = {i.get("id") for i in current["interactions"]}
+                interactions = [*current["interactions"], *(i for i in new if i["id"] not in known)]
+                header = dict(current.get("header") or {})
+            elif self.mode == "once" and current is not None and current["interactions"]:
+                return False  # a concurrent run (xdist --dist each, two CI jobs) recorded it first
+            else:
+                interactions, header = new, {}
+            header.update(self._header(new, keep_recorded_at=self.mode == "new_episodes"))
+            data = {
+                "format": CASSETTE_FORMAT,
+                "version": CASSETTE_VERSION,
+                "header": header,
+                "interactions": interactions,
+            }
+            atomic_write_text(self.path, dump_cassette(data), fsync=self.fsync)
+        return True
+
+    def _header(self, new: list[dict[str, Any]], *, keep_recorded_at: bool) -> dict[str, Any]:
+        from . import __version__  # late: the package __init__ may import this module
+
+        now = utcnow().isoformat()
+        header: dict[str, Any] = {
+            "plugin_version": __version__,
+            "cli_version": next((i["cli_version"] for i in reversed(new) if i.get("cli_version")), None),
+            "model": next((i["model"] for i in reversed(new) if i.get("model")), None),
+            "node_id": self.node_id,
+            "updated_at": now,
+        }
+        if not keep_recorded_at or "recorded_at" not in self.header:
+            header["recorded_at"] = now
+        return header
+
+
+@contextlib.contextmanager
+def use_cassette(path: str | Path, **kwargs: Any) -> Iterator[CassetteInterceptor]:
+    """A cassette for a block of code: saved and checked at the end, not saved if the block raised."""
+    cassette = CassetteInterceptor(path, **kwargs)
+    try:
+        yield cassette
+    except BaseException:
+        cassette.finish(failed=True, check=False)
+        raise
+    cassette.finish()
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _split_stdout(stdout: str) -> dict[str, Any]:
+    """stdout as the cassette keeps it: one JSON object, JSON lines (stream-json) or plain text."""
+    stripped = stdout.strip()
+    if stripped:
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            lines = stripped.splitlines()
+            try:
+                return {"lines": [json.loads(line) for line in lines]}
+            except json.JSONDecodeError:
+                pass
+        else:
+            if isinstance(value, dict) and "\n" not in stripped:
+                return {"json": value}
+            if isinstance(value, dict):
+                return {"lines": [value]}
+    return {"text": stdout}
+
+
+def _render_stdout(stored: Any, where: str) -> str:
+    if not isinstance(stored, dict):
+        raise CassetteError(f"{where}: 'stdout' must be an object with 'json', 'lines' or 'text'")
+    if "json" in stored:
+        return json.dumps(stored["json"], ensure_ascii=False, separators=(",", ":")) + "\n"
+    if "lines" in stored and isinstance(stored["lines"], list):
+        return render_lines(stored["lines"])
+    if isinstance(stored.get("text"), str):
+        return str(stored["text"])
+    raise CassetteError(f"{where}: 'stdout' must be an object with 'json', 'lines' or 'text'")
+
+
+def _cli_version(stdout: dict[str, Any], chunks: list[TranscriptChunk]) -> str | None:
+    for line in stdout.get("lines") or []:
+        if isinstance(line, dict) and isinstance(line.get("claude_code_version"), str):
+            return str(line["claude_code_version"])
+    for chunk in chunks:
+        for line in chunk.lines:
+            if isinstance(line, dict) and isinstance(line.get("version"), str):
+                return str(line["version"])
+    return None
+
+
+def _model(stdout: dict[str, Any], call: CliCall) -> str | None:
+    payloads = [stdout.get("json"), *(stdout.get("lines") or [])]
+    for payload in payloads:
+        if (
+            isinstance(payload, dict)
+            and isinstance(payload.get("modelUsage"), dict)
+            and payload["modelUsage"]
+        ):
+            return str(next(iter(payload["modelUsage"])))
+    model = call.options.get("model")
+    return model if isinstance(model, str) else None

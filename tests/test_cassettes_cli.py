@@ -1,0 +1,427 @@
+"""Record with the real Claude CLI against the stub, replay with no binary: every mode, errors and redaction.
+
+A module fixture records one chain (new -> resume -> fork in stream-json) once; the replay tests each copy
+that cassette. Live CLI calls are kept few (~13 in this file), each ~0.5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_claude_sessions.cassette_files import load_cassette_data
+from pytest_claude_sessions.cassettes import CassetteInterceptor, CassetteUnusedError
+from pytest_claude_sessions.errors import (
+    CassetteMismatchError,
+    CassetteMissError,
+    ClaudeNotFoundError,
+    ClaudeProcessError,
+)
+from pytest_claude_sessions.executor import ClaudeExecutor
+from pytest_claude_sessions.models import ClaudeResult
+from pytest_claude_sessions.stub import HttpError, MessagesStub
+from pytest_claude_sessions.tracker import SessionTracker
+
+NOWHERE = "/nonexistent/bin/claude"
+
+
+@dataclass
+class Recording:
+    cassette: Path
+    results: list[ClaudeResult]
+    events: list[str]  # event types on_event saw live
+
+
+def _live(claude_bin: Path, stub: MessagesStub, root: Path, cassette: CassetteInterceptor) -> ClaudeExecutor:
+    root.mkdir(parents=True, exist_ok=True)
+    return ClaudeExecutor(
+        claude_bin, cwd=root, config_dir=root / "cfg", env=stub.env(), timeout=60, interceptor=cassette
+    )
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory, claude_bin: Path) -> Recording:
+    """One chain recorded live: new (json), resume (json), fork (stream-json)."""
+    root = tmp_path_factory.mktemp("record")
+    path = root / "cassettes" / "chain.json"
+    events: list[str] = []
+    with MessagesStub() as stub:
+        cassette = CassetteInterceptor(path, mode="once", node_id="tests/x.py::test_chain")
+        ex = _live(claude_bin, stub, root / "work", cassette)
+        r1 = ex.run("my name is Alice")
+        r2 = ex.run("what is my name?", resume=r1.session_id)
+        r3 = ex.run(
+            "what is my name?",
+            resume=r1.session_id,
+            fork=True,
+            output_format="stream-json",
+            on_event=lambda e: events.append(e.type),
+        )
+        report = cassette.finish()
+    assert report.saved and report.recorded == 3
+    assert r2.result is not None and "Alice" in r2.result
+    return Recording(path, [r1, r2, r3], events)
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """An environment where no claude binary, no node and no API can be reached."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("CLAUDE_BIN", NOWHERE)
+    return {"PATH": str(empty), "CLAUDE_BIN": NOWHERE, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
+
+
+def _copy(recording: Recording, tmp_path: Path) -> Path:
+    target = tmp_path / "cassettes" / "chain.json"
+    target.parent.mkdir(parents=True)
+    shutil.copy(recording.cassette, target)
+    return target
+
+
+def _replayer(
+    tmp_path: Path, cassette: CassetteInterceptor, env: dict[str, str], **kw: Any
+) -> ClaudeExecutor:
+    work = tmp_path / "replay work"  # a space, and a different cwd than at record time
+    work.mkdir()
+    return ClaudeExecutor(NOWHERE, cwd=work, config_dir=work / "cfg", env=env, interceptor=cassette, **kw)
+
+
+def _replay_chain(ex: ClaudeExecutor, on_event: Any = None) -> list[ClaudeResult]:
+    r1 = ex.run("my name is Alice")
+    r2 = ex.run("what is my name?", resume=r1.session_id)
+    r3 = ex.run(
+        "what is my name?", resume=r1.session_id, fork=True, output_format="stream-json", on_event=on_event
+    )
+    return [r1, r2, r3]
+
+
+# --------------------------------------------------------------------------- replay without a binary
+
+
+def test_replay_needs_no_binary_and_keeps_continuity(
+    recording: Recording, tmp_path: Path, offline: dict[str, str]
+) -> None:
+    path = _copy(recording, tmp_path)
+    tracker = SessionTracker("replay-agent", tmp_path / "store")
+    events: list[str] = []
+    cassette = CassetteInterceptor(path)  # mode "none": the default
+    ex = _replayer(tmp_path, cassette, offline, tracker=tracker)
+    with pytest.raises(ClaudeNotFoundError):
+        _ = ex.claude_bin  # really no binary to be found here
+    results = _replay_chain(ex, on_event=lambda e: events.append(e.type))
+
+    for live, replayed in zip(recording.results, results, strict=True):
+        assert replayed.replayed and not live.replayed
+        assert (replayed.session_id, replayed.result, replayed.kind) == (
+            live.session_id,
+            live.result,
+            live.kind,
+        )
+        assert replayed.parent_session_id == live.parent_session_id
+        assert replayed.total_cost_usd == live.total_cost_usd
+        assert replayed.cost_usd == pytest.approx(live.cost_usd)
+        assert replayed.transcript_path is not None and replayed.transcript_path.is_relative_to(ex.config_dir)
+    assert results[2].session_id != results[0].session_id  # the fork has its own id, as recorded
+    assert events == recording.events and events[0] == "system" and events[-1] == "result"
+
+    # the validator and the tracker see what a live run gives
+    v = ex.validator
+    assert v.check_continuity(results[0].session_id, results[1].session_id, working_dir=ex.cwd, kind="resume")
+    assert v.check_continuity(results[0].session_id, results[2].session_id, working_dir=ex.cwd, kind="fork")
+    steps = tracker.session_chain
+    assert [s.kind for s in steps] == ["new", "resume", "fork"]
+    assert [s.parent_session_id for s in steps] == [None, results[0].session_id, results[0].session_id]
+    assert [s.metadata["replayed"] for s in steps if s.metadata] == [True, True, True]
+    assert steps[0].cost_usd == pytest.approx(results[0].total_cost_usd)
+    assert steps[1].cost_usd == pytest.approx(results[1].total_cost_usd - results[0].total_cost_usd)
+    assert all(s.cost_usd is not None and s.cost_usd > 0 for s in steps)
+    verdicts = v.check_chain(steps, working_dir=ex.cwd)
+    assert all(verdicts), [x.reason for x in verdicts]
+    assert cassette.finish().replayed == 3
+
+
+def test_async_replay(recording: Recording, tmp_path: Path, offline: dict[str, str]) -> None:
+    cassette = CassetteInterceptor(_copy(recording, tmp_path))
+    ex = _replayer(tmp_path, cassette, offline)
+
+    async def chain() -> list[ClaudeResult]:
+        r1 = await ex.arun("my name is Alice")
+        r2 = await ex.arun("what is my name?", resume=r1.session_id)
+        r3 = await ex.arun("what is my name?", resume=r1.session_id, fork=True, output_format="stream-json")
+        return [r1, r2, r3]
+
+    results = asyncio.run(chain())
+    assert [r.result for r in results] == [r.result for r in recording.results]
+    assert cassette.finish().unused == []
+
+
+def test_cassette_holds_placeholders_not_machine_paths(recording: Recording) -> None:
+    text = recording.cassette.read_text(encoding="utf-8")
+    work = str(recording.cassette.parent.parent / "work")
+    assert work not in text
+    assert "{{PCS_CWD}}" in text and "{{PCS_CWD_PROJECT}}" in text and "{{PCS_CONFIG_DIR}}" in text
+    assert str(Path.home()) + "/" not in text
+    data = load_cassette_data(recording.cassette)
+    assert data is not None
+    header = data["header"]
+    assert header["cli_version"] == recording.results[0].cli_version
+    assert header["model"] and header["node_id"] == "tests/x.py::test_chain" and header["recorded_at"]
+    kinds = [i["request"]["kind"] for i in data["interactions"]]
+    assert kinds == ["new", "resume", "fork"]
+    assert "lines" in data["interactions"][2]["response"]["stdout"]  # stream-json kept as events
+
+
+# --------------------------------------------------------------------------- matching and misses
+
+
+def test_changed_prompt_fails_with_a_diff(
+    recording: Recording, tmp_path: Path, offline: dict[str, str]
+) -> None:
+    path = _copy(recording, tmp_path)
+    cassette = CassetteInterceptor(path, record_command="pytest 'tests/x.py::test_chain'")
+    ex = _replayer(tmp_path, cassette, offline)
+    with pytest.raises(CassetteMismatchError) as info:
+        ex.run("my name is Bob")
+    message = str(info.value)
+    assert str(path) in message and "call #1" in message and "differing on: prompt" in message
+    assert '-  "prompt": "my name is Alice",' in message and '+  "prompt": "my name is Bob",' in message
+    assert "pytest 'tests/x.py::test_chain' --claude-record-mode=rewrite" in message
+    assert ex.history[-1].ok is False  # the executor saw the call fail
+
+
+def test_changed_flag_fails_and_match_on_can_ignore_it(
+    recording: Recording, tmp_path: Path, offline: dict[str, str]
+) -> None:
+    path = _copy(recording, tmp_path)
+    ex = _replayer(tmp_path, CassetteInterceptor(path), offline)
+    with pytest.raises(CassetteMismatchError, match="differing on: options"):
+        ex.run("my name is Alice", max_turns=3)
+    loose = CassetteInterceptor(path, match_on=["order", "prompt"], allow_unused=True)
+    ex.interceptor = loose
+    assert ex.run("my name is Alice", max_turns=3).replayed
+
+
+def test_extra_call_is_a_miss_naming_the_command(
+    recording: Recording, tmp_path: Path, offline: dict[str, str]
+) -> None:
+    cassette = CassetteInterceptor(_copy(recording, tmp_path), record_command="pytest t.py::x")
+    ex = _replayer(tmp_path, cassette, offline)
+    _replay_chain(ex)
+    with pytest.raises(CassetteMissError, match=r"call #4 has no recorded interaction left") as info:
+        ex.run("one more")
+    assert "pytest t.py::x --claude-record-mode=new_episodes" in str(info.value)
+
+
+def test_missing_cassette_in_none_mode(tmp_path: Path, offline: dict[str, str]) -> None:
+    path = tmp_path / "cassettes" / "absent.json"
+    cassette = CassetteInterceptor(path, record_command="pytest 'a b.py::t[x]'")
+    ex = _replayer(tmp_path, cassette, offline)
+    with pytest.raises(CassetteMissError) as info:
+        ex.run("hello")
+    assert f"{path} does not exist" in str(info.value)
+    assert "pytest 'a b.py::t[x]' --claude-record-mode=once" in str(info.value)
+    assert not path.exists()
+
+
+def test_unused_interactions_fail_at_finish(
+    recording: Recording, tmp_path: Path, offline: dict[str, str]
+) -> None:
+    path = _copy(recording, tmp_path)
+    cassette = CassetteInterceptor(path)
+    _replayer(tmp_path, cassette, offline).run("my name is Alice")
+    with pytest.raises(CassetteUnusedError, match=r"#2, #3 of 3 were never replayed"):
+        cassette.finish()
+    tolerant = CassetteInterceptor(path, allow_unused=True)
+    tolerant.finish()  # nothing replayed, nothing raised
+
+
+def test_swallowed_miss_still_fails_at_finish(tmp_path: Path, offline: dict[str, str]) -> None:
+    cassette = CassetteInterceptor(tmp_path / "none.json")
+    ex = _replayer(tmp_path, cassette, offline)
+    with pytest.raises(CassetteMissError):
+        ex.run("hello")
+    with pytest.raises(CassetteMissError):  # the test caught it; the cassette still reports it
+        cassette.finish()
+
+
+# --------------------------------------------------------------------------- record modes (live)
+
+
+def test_once_replays_when_the_cassette_exists(
+    recording: Recording, tmp_path: Path, api_stub: MessagesStub
+) -> None:
+    path = _copy(recording, tmp_path)
+    before = path.read_bytes()
+    cassette = CassetteInterceptor(path, mode="once")
+    ex = _replayer(tmp_path, cassette, api_stub.env())
+    assert [r.result for r in _replay_chain(ex)] == [r.result for r in recording.results]
+    assert api_stub.requests == []  # not one request reached the API
+    cassette.finish()
+    assert path.read_bytes() == before
+
+
+def test_new_episodes_appends_and_then_replays(
+    recording: Recording, tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = _copy(recording, tmp_path)
+    cassette = CassetteInterceptor(path, mode="new_episodes")
+    ex = _live(claude_bin, api_stub, tmp_path / "live", cassette)
+    results = _replay_chain(ex)
+    extra = ex.run("list my messages", resume=results[0].session_id)  # recorded live, after 2 replayed turns
+    assert len(api_stub.requests) == 1 and not extra.replayed
+    assert extra.result is not None and "my name is Alice" in extra.result  # the replayed history reached it
+    report = cassette.finish()
+    assert report.saved and (report.replayed, report.recorded) == (3, 1)
+    data = load_cassette_data(path)
+    assert data is not None and len(data["interactions"]) == 4
+
+    again = CassetteInterceptor(path)
+    ex2 = _replayer(tmp_path, again, offline)
+    r = _replay_chain(ex2)
+    assert ex2.run("list my messages", resume=r[0].session_id).result == extra.result
+    assert ex2.validator.validate_session_file(r[0].session_id, working_dir=ex2.cwd) == (True, None)
+    again.finish()
+
+
+def test_all_always_calls_the_cli_and_replaces(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    path = tmp_path / "c.json"
+    first = CassetteInterceptor(path, mode="once")
+    _live(claude_bin, api_stub, tmp_path / "a", first).run("hello there")
+    first.finish()
+    old = load_cassette_data(path)
+    second = CassetteInterceptor(path, mode="all")
+    r = _live(claude_bin, api_stub, tmp_path / "b", second).run("hello there")
+    assert not r.replayed and len(api_stub.requests) == 2
+    assert second.finish().saved
+    new = load_cassette_data(path)
+    assert old is not None and new is not None and len(new["interactions"]) == 1
+    assert new["interactions"][0]["id"] != old["interactions"][0]["id"]
+    # "all" keeps the old cassette when the run fails; "rewrite" drops it up front
+    third = CassetteInterceptor(path, mode="all")
+    assert third.finish(failed=True).saved is False and path.exists()
+    CassetteInterceptor(path, mode="rewrite").finish()
+    assert not path.exists()
+
+
+def test_failing_test_does_not_save_unless_asked(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once")
+    _live(claude_bin, api_stub, tmp_path / "a", cassette).run("hello")
+    report = cassette.finish(failed=True)
+    assert not report.saved and "failed" in (report.not_saved_reason or "") and not path.exists()
+
+    keep = CassetteInterceptor(path, mode="once", record_on_failure=True)
+    _live(claude_bin, api_stub, tmp_path / "b", keep).run("hello")
+    assert keep.finish(failed=True).saved and path.exists()
+
+
+def test_async_record(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once")
+    live = asyncio.run(_live(claude_bin, api_stub, tmp_path / "a", cassette).arun("async hello"))
+    cassette.finish()
+    replayed = CassetteInterceptor(path)
+    assert _replayer(tmp_path, replayed, offline).run("async hello").result == live.result
+
+
+# --------------------------------------------------------------------------- session ids, errors, secrets
+
+
+def test_supplied_session_ids_are_mapped(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once")
+    ex = _live(claude_bin, api_stub, tmp_path / "a", cassette)
+    recorded_id = str(uuid.uuid4())
+    ex.run("my name is Bob", session_id=recorded_id)
+    ex.run("what is my name?", resume=recorded_id)
+    cassette.finish()
+
+    fresh = str(uuid.uuid4())  # the test generates a new id each run
+    replay = CassetteInterceptor(path)
+    tracker = SessionTracker("mapped", tmp_path / "store")
+    ex2 = _replayer(tmp_path, replay, offline, tracker=tracker)
+    r1 = ex2.run("my name is Bob", session_id=fresh)
+    with pytest.raises(CassetteMismatchError, match="differing on: session"):
+        ex2.run("what is my name?", resume=str(uuid.uuid4()))  # not the session the recording resumed
+    r2 = ex2.run("what is my name?", resume=fresh)
+    assert r1.session_id == r2.session_id == fresh
+    assert r2.result is not None and "Bob" in r2.result
+    assert r2.transcript_path is not None and r2.transcript_path.name == f"{fresh}.jsonl"
+    assert recorded_id not in r2.transcript_path.read_text(encoding="utf-8")
+    verdicts = ex2.validator.check_chain(tracker.session_chain, working_dir=ex2.cwd)
+    assert len(verdicts) == 1 and all(verdicts), [v.reason for v in verdicts]
+    with pytest.raises(CassetteMismatchError):  # the mismatch fails the test even if it was caught
+        replay.finish()
+
+
+def test_error_outcomes_replay_as_errors(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once")
+    ex = _live(claude_bin, api_stub, tmp_path / "a", cassette)
+    api_stub.enqueue(HttpError(500))
+    failed = ex.run("this one fails")
+    missing = str(uuid.uuid4())
+    with pytest.raises(ClaudeProcessError) as live_error:
+        ex.run("resume a ghost", resume=missing)
+    cassette.finish()
+    assert failed.is_error and failed.api_error_status == 500
+
+    replay = CassetteInterceptor(path)
+    ex2 = _replayer(tmp_path, replay, offline)
+    again = ex2.run("this one fails")
+    assert (again.is_error, again.api_error_status, again.result) == (True, 500, failed.result)
+    with pytest.raises(ClaudeProcessError) as replay_error:
+        ex2.run("resume a ghost", resume=missing)
+    assert replay_error.value.stderr == live_error.value.stderr
+    assert f"No conversation found with session ID: {missing}" in replay_error.value.stderr
+    replay.finish()
+
+
+def test_secrets_never_reach_the_cassette(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    key = "sk-ant-api03-" + "Zx9" * 12
+    env_secret = "env-only-secret-" + uuid.uuid4().hex
+    internal = "build-host-" + uuid.uuid4().hex[:8] + ".corp.example"
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once", redact_patterns=[r"build-host-\w+\.corp\.example"])
+    env = {**api_stub.env(), "ANTHROPIC_AUTH_TOKEN": env_secret}
+    ex = ClaudeExecutor(
+        claude_bin, cwd=tmp_path, config_dir=tmp_path / "cfg", env=env, interceptor=cassette, timeout=60
+    )
+    prompt = f"remember {key} and {env_secret} on {internal}"
+    live = ex.run(prompt)
+    assert live.result is not None and key in live.result  # the stub echoes the prompt: the output has it
+    transcript = live.transcript_path
+    assert transcript is not None and key in transcript.read_text(encoding="utf-8")
+    cassette.finish()
+
+    text = path.read_text(encoding="utf-8")
+    for secret in (key, env_secret, internal, api_stub.env()["ANTHROPIC_API_KEY"]):
+        assert secret not in text
+    assert (
+        "[REDACTED:anthropic-key]" in text and "[REDACTED:secret-env]" in text and "[REDACTED:custom]" in text
+    )
+    # the same prompt still finds its (redacted) recording
+    replay = CassetteInterceptor(path, redact_patterns=[r"build-host-\w+\.corp\.example"])
+    out = _replayer(tmp_path, replay, {**offline, "ANTHROPIC_AUTH_TOKEN": env_secret}).run(prompt)
+    assert out.replayed and key not in (out.result or "")
+    replay.finish()
