@@ -17,6 +17,7 @@ of the directory.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -527,6 +528,15 @@ class SessionStore:
             )
         if last_line is None:  # empty (or only a torn header): start the journal
             return self._header_bytes(agent_id), 0, None, size == 0
+        if not last_line.strip():  # blank lines are harmless but hide the last record: rare, parse it all
+            parsed = parse_journal(_read_range(fd, 0, end))
+            if not parsed.ok:
+                return None
+            if parsed.records:
+                last = parsed.records[-1]
+                return b"", last.interaction_count, last, False
+            prefix = b"" if parsed.header is not None else self._header_bytes(agent_id)
+            return prefix, 0, None, False
         try:
             obj = json.loads(last_line.decode("utf-8"))
         except (ValueError, RecursionError):
@@ -635,6 +645,11 @@ class SessionStore:
     # ----------------------------------------------------------------- rewrites
 
     def _write_journal(self, path: Path, agent_id: str, records: Iterable[SessionInfo]) -> int:
+        """Under the lock: atomically replace the journal with ``records`` renumbered 1..n."""
+        # Rewrites only happen under this lock, so a temp file of this journal is a dead writer's leftover.
+        for stale in path.parent.glob(f".{glob.escape(path.name[:100])}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
         parts = [self._header_bytes(agent_id)]
         n = 0
         for n, info in enumerate(records, start=1):

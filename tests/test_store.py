@@ -536,3 +536,16 @@ def test_symlinked_directory_uses_the_same_lock(tmp_path: Path) -> None:
     link = tmp_path / "link"
     link.symlink_to(real)
     assert SessionStore(link).journal_path("a") == SessionStore(real).journal_path("a")
+
+
+def test_a_rewrite_removes_temp_files_left_by_a_killed_rewrite(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    append(store, "a", "s1")
+    path = store.journal_path("a")
+    stale = tmp_path / f".{path.name}.abc123.tmp"
+    stale.write_bytes(b"half a rewrite")
+    unrelated = tmp_path / ".other.jsonl.abc123.tmp"
+    unrelated.write_bytes(b"x")
+    store.compact("a")
+    assert not stale.exists()
+    assert unrelated.exists()
