@@ -21,6 +21,7 @@ from pytest_claude_sessions.stub import (
     HttpError,
     MessagesStub,
     SseError,
+    Stall,
     ToolUse,
 )
 
@@ -56,10 +57,12 @@ class Cli:
     def cwd(self) -> Path:
         return self.root / "cwd"
 
-    def run(self, *args: str, prompt: str, max_retries: int | None = 0) -> Run:
+    def run(
+        self, *args: str, prompt: str, max_retries: int | None = 0, api_timeout_ms: int | None = None
+    ) -> Run:
         env = {
             **os.environ,
-            **self.stub.env(max_retries=max_retries),
+            **self.stub.env(max_retries=max_retries, api_timeout_ms=api_timeout_ms),
             "CLAUDE_CONFIG_DIR": str(self.root / "config"),
             "TMPDIR": str(self.root / "tmp"),
             "XDG_RUNTIME_DIR": str(self.root / "run"),
@@ -214,3 +217,13 @@ def test_resume_after_a_failed_turn_reads_the_new_prompt(cli: Cli) -> None:
     # the CLI merged the failed prompt into the new user message; the stub reads its last block
     assert last.messages[-1].texts == ("explode", "what is my name?")
     assert last.prompt == "what is my name?"
+
+
+def test_stall_before_headers_is_bounded_by_api_timeout_ms(cli: Cli) -> None:
+    cli.stub.enqueue(Stall(before_headers=True))
+    run = cli.run(prompt="hello", api_timeout_ms=1000)
+    result = run.json
+    assert run.returncode == 1 and result["is_error"] is True
+    assert result["api_error_status"] is None
+    assert "Request timed out" in result["result"]
+    assert [r.reply_kind for r in cli.stub.requests] == ["stall"]
