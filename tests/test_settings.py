@@ -123,7 +123,11 @@ def test_header_line_shows_sources() -> None:
 # --------------------------------------------------------------------------- through pytest
 
 
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+
 def test_help_lists_group_and_options(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["claude-sessions:*", *[f"*{spec.flag}*" for spec in OPTION_SPECS]])
     result.stdout.fnmatch_lines([f"*{spec.ini}*" for spec in OPTION_SPECS])
@@ -131,6 +135,7 @@ def test_help_lists_group_and_options(pytester: pytest.Pytester) -> None:
 
 def test_usage_error_for_bad_cli_value(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(): pass")
+    pytester.makeini(INI)
     result = pytester.runpytest("-p", "no:cacheprovider", "--claude-report=loud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--claude-report: invalid value 'loud' (from --claude-report)*"])
@@ -138,6 +143,7 @@ def test_usage_error_for_bad_cli_value(pytester: pytest.Pytester) -> None:
 
 def test_usage_error_for_bad_env_value(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile("def test_x(): pass")
+    pytester.makeini(INI)
     monkeypatch.setenv("PYTEST_CLAUDE_TIMEOUT", "-3")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -148,8 +154,7 @@ def test_ini_keys_are_registered_and_header_shows_sources(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makeini(
-        "[pytest]\n"
-        "claude_sessions_dir = my_store\n"
+        INI + "claude_sessions_dir = my_store\n"
         "claude_report = full\n"
         "claude_keep_runs = 3\n"
         "claude_timeout = 42\n"

@@ -1,0 +1,252 @@
+"""Report building blocks (records, table, junit properties, summary, JSON) and run directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pytest_claude_sessions import runs
+from pytest_claude_sessions.models import SessionInfo
+from pytest_claude_sessions.reporting import (
+    RunReport,
+    build_test_record,
+    excerpt,
+    format_table,
+    junit_properties,
+    section_text,
+    write_json_report,
+)
+from pytest_claude_sessions.tracker import SessionTracker
+
+SID = "00000000-0000-4000-8000-{:012d}"
+
+
+def step(n: int, sid: int, kind: str = "new", **kw: object) -> SessionInfo:
+    return SessionInfo(
+        session_id=SID.format(sid),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        interaction_count=n,
+        last_prompt=kw.pop("prompt", f"prompt {n}\nwith a second line"),  # type: ignore[arg-type]
+        last_response="r",
+        kind=kind,  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_record_sums_per_call_costs_and_is_json_safe() -> None:
+    steps = [
+        step(
+            1,
+            1,
+            cost_usd=0.02,
+            total_cost_usd=0.02,
+            num_turns=1,
+            duration_ms=900,
+            metadata={"leaf_uuid": "L1"},
+            transcript_path="/t/1.jsonl",
+        ),
+        step(
+            2, 1, "resume", parent_session_id=SID.format(1), cost_usd=0.03, total_cost_usd=0.05, num_turns=2
+        ),
+        step(3, 2, "fork", parent_session_id=SID.format(1), cost_usd=None, is_error=True, error="HTTP 500"),
+    ]
+    record = build_test_record("t.py::x[a b]", "t.py::x[a b]", steps, outcome="failed")
+    assert json.loads(json.dumps(record)) == record
+    assert (record["calls"], record["cost_usd"], record["turns"], record["errors"]) == (3, 0.05, 3, 1)
+    assert record["session_ids"] == [SID.format(1), SID.format(2)]
+    assert record["steps"][0]["leaf_uuid"] == "L1"
+    assert record["steps"][0]["prompt"] == "prompt 1 with a second line"
+
+    props = dict(junit_properties(record))
+    assert props["claude_session_ids"] == f"{SID.format(1)},{SID.format(2)}"
+    assert props["claude_cost_usd"] == "0.050000"
+    assert props["claude_transcripts"] == "/t/1.jsonl"
+    assert "claude_continuity" not in props
+
+    text = section_text(record)
+    lines = text.splitlines()
+    assert lines[0] == "agent: t.py::x[a b]"
+    assert lines[1].split()[:4] == ["#", "kind", "session", "id"]
+    assert lines[4].split()[:4] == ["3", "fork", SID.format(2), SID.format(1)]
+    assert "HTTP 500" in lines[4]
+    assert lines[-1] == "calls: 3, sessions: 2, cost: $0.0500, turns: 3, errors: 1"
+
+
+def test_table_and_excerpt_are_one_line_each() -> None:
+    assert excerpt("a\nb\tc   d", 40) == "a b c d"
+    assert excerpt("x" * 50, 10) == "x" * 9 + "…"
+    table = format_table([{"step": 1, "kind": "new", "session_id": "s", "prompt": "p\n" * 30}])
+    assert len(table.splitlines()) == 2
+
+
+def records() -> list[dict[str, object]]:
+    return [
+        build_test_record(
+            "b.py::t",
+            "b.py::t",
+            [step(1, 2, cost_usd=0.5, num_turns=1, duration_ms=3000)],
+            continuity={"checked": True, "ok": False, "reason": "disjoint"},
+        ),
+        build_test_record(
+            "a.py::t",
+            "a.py::t",
+            [
+                step(1, 1, cost_usd=0.25, num_turns=2, duration_ms=100),
+                step(2, 1, "resume", cost_usd=0.25, duration_ms=5000),
+            ],
+            budget={"ok": False, "reasons": ["calls 2 > max_calls 1"]},
+            outcome="failed",
+        ),
+    ]
+
+
+def test_run_report_is_independent_of_arrival_order(tmp_path: Path) -> None:
+    forward, backward = RunReport("r", "/d"), RunReport("r", "/d")
+    for rec in records():
+        forward.add(rec)
+    for rec in reversed(records()):
+        backward.add(rec)
+    assert forward.summary_lines("full") == backward.summary_lines("full")
+    fj, bj = forward.to_json(), backward.to_json()
+    for data in (fj, bj):
+        data.pop("finished_at")
+        data.pop("started_at")
+    assert fj == bj
+    assert fj["totals"] == {
+        "tests": 2,
+        "calls": 3,
+        "sessions": 2,
+        "cost_usd": 1.0,
+        "turns": 3,
+        "errors": 0,
+        "continuity_failures": 1,
+        "budget_failures": 1,
+        "failed_tests": 1,
+    }
+    lines = forward.summary_lines("summary")
+    assert lines[0] == (
+        "2 tests, 3 calls, 2 distinct sessions, total cost $1.0000, 3 turns, 0 errors, "
+        "1 continuity failure, 1 budget failure"
+    )
+    assert lines[2].split() == ["5.00s", "a.py::t", "step", "2", "resume", SID.format(1)]
+    assert "per test:" not in lines
+    full = forward.summary_lines("full")
+    assert full[full.index("per test:") + 1].split()[:2] == ["a.py::t", "failed"]
+    assert forward.summary_lines("none") == []
+    assert RunReport("r", "/d").summary_lines("full") == []
+
+    target = tmp_path / "deep" / "report.json"
+    write_json_report(target, forward.to_json())
+    assert json.loads(target.read_text())["totals"]["tests"] == 2
+    assert [p.name for p in target.parent.iterdir()] == ["report.json"]  # no temp file left
+
+
+# --------------------------------------------------------------------------- run directories
+
+
+def test_run_ids_sort_by_time_and_are_unique() -> None:
+    ids = [runs.new_run_id() for _ in range(50)]
+    assert len(set(ids)) == 50
+    assert all(runs.is_run_id(i) for i in ids)
+    assert ids == sorted(ids)
+    assert not runs.is_run_id("../etc") and not runs.is_run_id("2026")
+
+
+def test_prune_keeps_newest_and_current_and_skips_foreign_names(tmp_path: Path) -> None:
+    made = []
+    for _ in range(5):
+        run = runs.create_run(tmp_path)
+        run.release()
+        made.append(run.path)
+        time.sleep(0.001)
+    (tmp_path / "runs" / "notes").mkdir()
+    current = runs.create_run(tmp_path)
+    deleted = runs.prune_runs(tmp_path, 3, current=current.path)
+    assert deleted == made[:3]
+    assert runs.list_runs(tmp_path) == [*made[3:], current.path]
+    assert (tmp_path / "runs" / "notes").is_dir()
+    assert runs.prune_runs(tmp_path, 0, current=current.path) == []
+    current.release()
+
+
+def test_prune_skips_a_run_another_process_still_holds(tmp_path: Path) -> None:
+    old = runs.create_run(tmp_path)
+    old.release()
+    lock = old.path / runs.ACTIVE_LOCK_NAME
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
+            "print('held', flush=True); time.sleep(30)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        current = runs.create_run(tmp_path)
+        assert runs.prune_runs(tmp_path, 1, current=current.path) == []
+        assert old.path.is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runs.prune_runs(tmp_path, 1, current=current.path) == [old.path]
+    current.release()
+
+
+def test_node_agent_id_strips_only_the_xdist_group_suffix() -> None:
+    assert runs.node_agent_id("t.py::x[a@b]@grp", "grp") == "t.py::x[a@b]"
+    assert runs.node_agent_id("t.py::x[a@b]", "c") == "t.py::x[a@b]"
+    assert runs.node_agent_id("t.py::x[a@b]", None) == "t.py::x[a@b]"
+
+
+def test_session_history_newest_first(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        run = runs.create_run(tmp_path)
+        if i != 1:  # the node did not touch Claude in the middle run
+            SessionTracker("t.py::x", run.path).update_session(SID.format(i), f"p{i}", "r")
+        run.release()
+        paths.append(run.path)
+    history = runs.SessionHistory(tmp_path, "t.py::x", exclude=paths[2])
+    assert [(rid, [s.session_id for s in chain]) for rid, chain in history.runs()] == [
+        (paths[0].name, [SID.format(0)])
+    ]
+    prev = history.previous()
+    assert prev is not None and prev[0].last_prompt == "p0"
+    assert [rid for rid, _ in runs.session_history(tmp_path, "t.py::x")] == [paths[2].name, paths[0].name]
+    assert runs.SessionHistory(tmp_path / "none", "t.py::x").previous() is None
+
+
+def test_keep_runs_and_history_fixture_through_pytest(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        test_inner="""
+        import os
+
+        def test_node(session_tracker, claude_session_history):
+            previous = claude_session_history.previous()
+            n = 0 if previous is None else int(previous[-1].last_prompt) + 1
+            session_tracker.update_session("00000000-0000-4000-8000-00000000000%d" % n, str(n), "r")
+            print("RUN", n, len(claude_session_history.runs()))
+        """
+    )
+    seen = []
+    for _ in range(4):
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--strict-markers", "-s", "--claude-keep-runs=2"
+        )
+        result.assert_outcomes(passed=1)
+        seen.append(next(line[line.index("RUN") :] for line in result.stdout.lines if "RUN " in line))
+    # keep=2: each run sees only the one run kept before it, and counts on from it.
+    assert seen == ["RUN 0 0", "RUN 1 1", "RUN 2 1", "RUN 3 1"]
+    assert len(os.listdir(pytester.path / ".claude_sessions" / "runs")) == 2
