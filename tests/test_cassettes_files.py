@@ -1,0 +1,209 @@
+"""Cassette files without the CLI: safe names, format, corrupt files, concurrent saves, unused cassettes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_claude_sessions.cassette_files import (
+    CASSETTE_FORMAT,
+    MAX_NAME_LENGTH,
+    CassetteCorruptError,
+    default_cassette_path,
+    dump_cassette,
+    find_unused_cassettes,
+    load_cassette_data,
+    prune_cassettes,
+    safe_cassette_name,
+)
+from pytest_claude_sessions.cassettes import CassetteInterceptor, parse_record_mode
+from pytest_claude_sessions.matching import normalize_match_on
+
+HOSTILE = [
+    "../../etc/passwd",
+    "test_x[../../../escape]",
+    "test_x[a/b\\c]",
+    "test_x[\x00nul]",
+    "test_x[" + "y" * 400 + "]",
+    "test_x[ünï😀]",
+    ".hidden",
+    "..",
+    "test_x[a b]",
+    "test_x[a-b]",
+    "TestA.test_b[CON]",
+    "test x\n\t",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_stay_inside_the_directory(tmp_path: Path, name: str) -> None:
+    module = tmp_path / "tests" / "test_mod.py"
+    path = default_cassette_path(module, name)
+    directory = tmp_path / "tests" / "cassettes" / "test_mod"
+    assert path.parent == directory
+    assert path.suffix == ".json" and not path.name.startswith(".")
+    assert len(path.name.encode()) <= MAX_NAME_LENGTH + len(".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")  # a real, creatable file name
+    assert list(directory.iterdir()) == [path]
+
+
+def test_distinct_ids_get_distinct_files() -> None:
+    names = {safe_cassette_name(n) for n in HOSTILE}
+    assert len(names) == len(HOSTILE)
+    assert safe_cassette_name("TestA.test_b[x-1]") == "TestA.test_b[x-1]"  # common ids stay readable
+    long_a, long_b = "t[" + "a" * 300 + "1]", "t[" + "a" * 300 + "2]"
+    assert safe_cassette_name(long_a) != safe_cassette_name(long_b)
+    with pytest.raises(ValueError, match="empty"):
+        safe_cassette_name("")
+
+
+def test_name_and_dir_overrides(tmp_path: Path) -> None:
+    module = tmp_path / "test_m.py"
+    assert default_cassette_path(module, "test_a", name="shared") == tmp_path / "cassettes/test_m/shared.json"
+    assert default_cassette_path(module, "test_a", cassette_dir=tmp_path / "x") == tmp_path / "x/test_a.json"
+
+
+def test_dump_keeps_one_record_per_line_and_round_trips() -> None:
+    record = {"type": "user", "message": {"content": 'quote " and \\ and \x00 and é'}, "n": [1, 2]}
+    data = {
+        "format": CASSETTE_FORMAT,
+        "version": 1,
+        "header": {},
+        "interactions": [
+            {
+                "request": {"prompt": "p"},
+                "response": {"stdout": {"lines": [{"type": "result"}, "raw text line"]}},
+                "transcripts": [{"path": "p/s.jsonl", "mode": "create", "lines": [record, "not json"]}],
+            }
+        ],
+    }
+    text = dump_cassette(data)
+    assert json.loads(text) == data
+    line = next(x for x in text.splitlines() if '"type":"user"' in x)
+    assert json.loads(line.strip().rstrip(",")) == record
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"interactions": []}', "is not a pytest-claude-sessions cassette"),
+        (json.dumps({"format": CASSETTE_FORMAT, "version": 99, "interactions": []}), "format version 99"),
+        (
+            json.dumps({"format": CASSETTE_FORMAT, "version": 1, "interactions": {}}),
+            "no list of interactions",
+        ),
+    ],
+)
+def test_unusable_cassette_is_an_error_and_is_kept(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    for mode in ("none", "once", "new_episodes", "all"):
+        with pytest.raises(CassetteCorruptError, match=match) as info:
+            CassetteInterceptor(path, mode=mode)
+        assert info.value.path == path and str(path) in str(info.value)
+    assert path.read_text() == content  # never re-recorded over
+    assert load_cassette_data(tmp_path / "absent.json") is None
+
+
+def test_bad_mode_and_match_on_name_the_valid_values() -> None:
+    assert parse_record_mode("New-Episodes") == "new_episodes"
+    with pytest.raises(ValueError, match=r"invalid record mode 'sometimes'; use one of: none, once"):
+        parse_record_mode("sometimes")
+    with pytest.raises(ValueError, match=r"unknown match_on criteria \['promt'\]; valid: order, kind"):
+        normalize_match_on("order, promt")
+    assert normalize_match_on("prompt,model") == ("prompt", "model")
+
+
+# --------------------------------------------------------------------------- concurrent saves
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from pytest_claude_sessions.cassettes import CassetteInterceptor
+    from pytest_claude_sessions.models import CliCall, CliOutcome
+
+    path, mode, tag, calls = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    work = Path(sys.argv[5])
+    cfg = work / "cfg"
+    cassette = CassetteInterceptor(path, mode=mode, allow_unused=True)
+    for n in range(calls):
+        call = CliCall(argv=["claude"], prompt=f"{tag}-{n}", kind="new", cwd=work, config_dir=cfg,
+                       env={}, timeout=5.0)
+        def proceed(c):
+            return CliOutcome(0, '{"type":"result","session_id":"s","result":"%s"}' % c.prompt, "", 0.01)
+        cassette.intercept(call, proceed)
+    report = cassette.finish()
+    print(report.saved)
+    """
+)
+
+
+def _spawn(path: Path, mode: str, tag: str, calls: int, work: Path) -> subprocess.Popen[str]:
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), mode, tag, str(calls), str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_concurrent_new_episodes_appends_are_all_kept(tmp_path: Path) -> None:
+    path = tmp_path / "cassettes" / "shared.json"
+    procs = [_spawn(path, "new_episodes", f"w{i}", 5, tmp_path / f"w{i}") for i in range(6)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.strip() == "True"
+    data = load_cassette_data(path)
+    assert data is not None
+    prompts = sorted(i["request"]["prompt"] for i in data["interactions"])
+    assert prompts == sorted(f"w{i}-{n}" for i in range(6) for n in range(5))
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_concurrent_once_keeps_exactly_one_recording(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    procs = [_spawn(path, "once", f"w{i}", 3, tmp_path / f"w{i}") for i in range(5)]
+    saved = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        saved.append(out.strip())
+    assert saved.count("True") == 1 and saved.count("False") == 4
+    data = load_cassette_data(path)
+    assert data is not None
+    tags = {i["request"]["prompt"].split("-")[0] for i in data["interactions"]}
+    assert len(tags) == 1 and len(data["interactions"]) == 3  # one writer's whole recording, not a mix
+
+
+# --------------------------------------------------------------------------- unused cassettes
+
+
+def test_find_and_prune_unused(tmp_path: Path) -> None:
+    root = tmp_path / "cassettes"
+    used = root / "test_a" / "test_one.json"
+    stale = root / "test_a" / "test_gone.json"
+    orphan = root / "test_deleted" / "test_x.json"
+    for p in (used, stale, orphan):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("{}")
+    (root / "test_a" / "test_one.json.lock").write_text("")
+    (root / "test_a" / ".test_one.json.123.tmp").write_text("")
+    unused = find_unused_cassettes([used], [root])
+    assert unused == sorted([stale, orphan])
+    assert prune_cassettes(unused) == unused
+    assert used.exists() and not stale.exists() and not orphan.exists()
+    assert not orphan.parent.exists()  # emptied directories go too
+    assert find_unused_cassettes([used], [root, tmp_path / "missing"]) == []
