@@ -112,17 +112,12 @@ def encode_project_path(real_path: str) -> str:
     return enc
 
 
-def _node_path_string(path: str) -> str:
-    # Python keeps undecodable file-name bytes as lone surrogates; Node decodes them to U+FFFD, and the
-    # hash suffix must see what Node sees.
-    if any("\udc80" <= ch <= "\udcff" for ch in path):
-        return os.fsencode(path).decode("utf-8", "replace")
-    return path
-
-
 def project_dir_name(cwd: str | os.PathLike[str]) -> str:
-    """The CLI's project directory name for ``cwd``: :func:`encode_project_path` of its realpath."""
-    return encode_project_path(_node_path_string(os.path.realpath(os.fspath(cwd))))
+    """The CLI's project directory name for ``cwd``: :func:`encode_project_path` of its realpath.
+
+    (A cwd whose name is not valid UTF-8 needs no special case: the CLI refuses to start in one.)
+    """
+    return encode_project_path(os.path.realpath(os.fspath(cwd)))
 
 
 def _within(path: Path, root: Path) -> bool:
@@ -525,10 +520,15 @@ class SessionValidator:
         name = f"{session_id}.jsonl"
         looked: list[str] = []
         if working_dir is not None:
-            exact = self.project_dir(working_dir) / name
-            looked.append(str(exact))
-            if exact.is_file() and _within(exact, self.config_dir):
-                return exact, ""
+            try:
+                exact: Path | None = self.project_dir(working_dir) / name
+            except ValueError:  # e.g. a NUL in the path: no CLI could have run there
+                exact = None
+                looked.append(f"(no project directory for working dir {os.fspath(working_dir)!r})")
+            if exact is not None:
+                looked.append(str(exact))
+                if exact.is_file() and _within(exact, self.config_dir):
+                    return exact, ""
         matches: list[Path] = []
         count = 0
         try:

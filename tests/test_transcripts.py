@@ -61,7 +61,7 @@ class Transcript:
     def __init__(self, config: Path, session_id: str, cwd: str = "/home/user/work") -> None:
         self.session_id = session_id
         self.cwd = cwd
-        self.path = config / "projects" / encode_project_path(cwd) / f"{session_id}.jsonl"
+        self.path = config / "projects" / project_dir_name(cwd) / f"{session_id}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.leaf: str | None = None
         self.clock = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -447,8 +447,14 @@ class TestValidation:
         ok, error = validator.validate_session_file(sid, "/home/user/work")
         assert not ok
         assert error is not None
-        assert str(config / "projects" / "-home-user-work" / f"{sid}.jsonl") in error
+        assert str(validator.project_dir("/home/user/work") / f"{sid}.jsonl") in error
         assert "every project directory" in error
+
+    def test_working_dir_with_nul(self, validator: SessionValidator, alice: Transcript) -> None:
+        assert validator.find_transcript(alice.session_id, "/a\x00b") == alice.path  # by the search
+        ok, error = validator.validate_session_file(_new_id(), "/a\x00b")
+        assert not ok
+        assert "no project directory for working dir" in (error or "")
 
     def test_empty_file(self, validator: SessionValidator, config: Path) -> None:
         t = Transcript(config, _new_id())
