@@ -142,7 +142,7 @@ class SessionManager:
         """Merge an export (a path or the dict) into this store: union by step id, sorted by time,
         renumbered, atomic rewrite. Idempotent. Returns ``{agent_id: steps added}``."""
         where = "the export dict"
-        if isinstance(source, dict):
+        if not isinstance(source, str | os.PathLike):
             data: Any = source
         else:
             where = str(source)

@@ -198,6 +198,8 @@ def parse_record(data: Any) -> SessionInfo:
     problem = _check_types(data)
     if problem:
         raise ValueError(problem)
+    if "interaction_count" not in data:  # older records may lack it; the store renumbers anyway
+        data = {**data, "interaction_count": 0}
     try:
         return SessionInfo.from_dict(data)
     except ValueError:
