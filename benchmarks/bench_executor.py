@@ -1,0 +1,153 @@
+"""Executor overhead over calling the claude binary directly, against the same loopback stub.
+
+Runs, alternating so that machine noise hits every variant alike:
+  direct    subprocess.run(argv, env=..., stdin=DEVNULL) + json.loads(stdout), argv/env from the executor
+  executor  ClaudeExecutor.run(prompt)  (parse, transcript lookup, history)
+  +tracker  ClaudeExecutor.run(prompt) with a SessionTracker attached (a journal append per call)
+and prints the medians side by side with the ratio to direct (goal: executor <= 1.05 x direct).
+On a busy machine the wall-clock ratio is dominated by noise (one call is ~0.45 s of CLI start-up), so it
+also prints the time each variant spends in Python outside the child process ("in-process ms"): wall
+time minus the process's own lifetime, which is the executor's real cost.
+
+    .venv/bin/python benchmarks/bench_executor.py [--runs 15] [--format json|stream-json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_claude_sessions.executor import ClaudeExecutor  # noqa: E402
+from pytest_claude_sessions.stub import MessagesStub  # noqa: E402
+from pytest_claude_sessions.tracker import SessionTracker  # noqa: E402
+
+LOCAL_CLI = ROOT / ".claude-cli" / "node_modules" / ".bin" / "claude"
+
+
+def _machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cpus, "
+        f"load avg {load[0]:.2f}, Python {platform.python_version()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=25, help="runs per variant (default 25)")
+    parser.add_argument("--format", default="json", choices=["json", "stream-json"])
+    parser.add_argument("--claude-bin", default=os.environ.get("CLAUDE_BIN") or str(LOCAL_CLI))
+    args = parser.parse_args()
+    if not Path(args.claude_bin).is_file():
+        print(f"claude CLI not found at {args.claude_bin}; run: bash scripts/install-claude-cli.sh")
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="bench-exec-") as tmp, MessagesStub() as stub:
+        base = Path(tmp)
+        work = base / "work"
+        work.mkdir()
+        plain = ClaudeExecutor(
+            args.claude_bin, cwd=work, config_dir=base / "cfg", env=stub.env(), timeout=120
+        )
+        tracked = ClaudeExecutor(
+            args.claude_bin,
+            cwd=work,
+            config_dir=base / "cfg",
+            env=stub.env(),
+            timeout=120,
+            tracker=SessionTracker("bench", base / "sessions"),
+        )
+
+        def direct(prompt: str) -> float:
+            call = plain.build_call(prompt, output_format=args.format)
+            start = time.perf_counter()
+            done = subprocess.run(
+                call.argv,
+                cwd=call.cwd,
+                env=call.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            process = time.perf_counter() - start
+            lines = done.stdout.strip().splitlines()
+            payload = json.loads(lines[-1])
+            assert done.returncode == 0, done.stderr
+            assert payload["type"] == "result"
+            return process
+
+        def via(ex: ClaudeExecutor) -> Callable[[str], float]:
+            def run(prompt: str) -> float:
+                result = ex.run(prompt, output_format=args.format)
+                assert result.ok, result.error_message
+                return result.elapsed
+
+            return run
+
+        variants: dict[str, Callable[[str], float]] = {
+            "direct": direct,
+            "executor": via(plain),
+            "+tracker": via(tracked),
+        }
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        inside: dict[str, list[float]] = {name: [] for name in variants}
+        for name, fn in variants.items():  # warm-up: first run of the binary, page cache, stub threads
+            fn(f"warm up {name}")
+        for i in range(args.runs):
+            order = list(variants.items())
+            if i % 2:
+                order.reverse()
+            for name, fn in order:
+                start = time.perf_counter()
+                process = fn(f"benchmark prompt {i} {name}")
+                wall = time.perf_counter() - start
+                times[name].append(wall)
+                inside[name].append(wall - process)
+
+    base_median = statistics.median(times["direct"])
+    print(f"machine: {_machine()}")
+    print(f"claude: {args.claude_bin}; format {args.format}; {args.runs} alternating runs per variant")
+    print(f"{'variant':<10} {'median s':>9} {'min s':>7} {'max s':>7} {'ratio':>7} {'in-process ms':>14}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(
+            f"{name:<10} {median:>9.3f} {min(values):>7.3f} {max(values):>7.3f} "
+            f"{median / base_median:>7.3f} {1000 * statistics.median(inside[name]):>14.2f}"
+        )
+    ratio = statistics.median(times["executor"]) / base_median
+    extra = statistics.median(inside["executor"]) - statistics.median(inside["direct"])
+    share = extra / base_median
+    print(
+        f"wall-clock executor/direct = {ratio:.3f} (noisy); executor's own extra cost = "
+        f"{1000 * extra:.2f} ms per call = {100 * share:.2f}% of a direct call (goal <= 5%): "
+        f"{'OK' if share <= 0.05 else 'ABOVE GOAL'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
