@@ -131,7 +131,7 @@ class SessionTracker:
                 current_session=ids[-1],
                 session_ids=ids,
                 distinct_sessions=len(dict.fromkeys(ids)),
-                total_cost_usd=sum(s.cost_usd for s in chain if s.cost_usd is not None),
+                total_cost_usd=round(sum(s.cost_usd for s in chain if s.cost_usd is not None), 10),
             )
         return summary
 
