@@ -183,6 +183,8 @@ def _scan(
                     rec = json.loads(raw.decode("utf-8"))
                 except UnicodeDecodeError as exc:
                     raise _Fault(f"line {lineno} is not valid UTF-8 (byte {exc.start + 1})") from None
+                except RecursionError:
+                    raise _Fault(f"line {lineno} is nested too deeply to be a transcript record") from None
                 except json.JSONDecodeError as exc:
                     if not raw.strip():
                         continue  # the CLI never writes blank lines, but they carry nothing
@@ -711,11 +713,13 @@ class SessionValidator:
     def _iter_path(self, path: Path) -> Iterator[dict[str, Any]]:
         with path.open("rb") as fh:
             for lineno, raw in enumerate(iter(lambda: fh.readline(self.max_line_bytes + 1), b""), 1):
+                if not raw.endswith(b"\n") and len(raw) > self.max_line_bytes:
+                    raise TranscriptError(f"{path}: line {lineno} is longer than {self.max_line_bytes} bytes")
                 if not raw.strip():
                     continue
                 try:
                     rec = json.loads(raw.decode("utf-8"))
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     if not raw.endswith(b"\n") and self.allow_torn_tail:
                         logger.warning("%s: skipping torn last line %d", path, lineno)
                         return
@@ -1003,7 +1007,7 @@ def leaf_uuid(path: str | os.PathLike[str]) -> str | None:
         for raw in fh:
             try:
                 rec = json.loads(raw.decode("utf-8"))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if (
                 isinstance(rec, dict)

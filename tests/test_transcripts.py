@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytest_claude_sessions.errors import InvalidSessionIdError, SessionNotFoundError, TranscriptError
 from pytest_claude_sessions.models import SessionInfo
@@ -488,6 +490,16 @@ class TestValidation:
         n = len(alice.path.read_bytes().splitlines())
         assert f"line {n} is not valid UTF-8" in (error or "")
 
+    def test_deeply_nested_line(self, validator: SessionValidator, alice: Transcript) -> None:
+        with alice.path.open("a") as fh:
+            fh.write("[" * 100_000 + "\n")
+        ok, error = validator.validate_session_file(alice.session_id)
+        assert not ok
+        assert "nested too deeply" in (error or "")
+        with pytest.raises(TranscriptError, match="not valid JSON"):
+            list(validator.iter_records(alice.session_id))
+        assert leaf_uuid(alice.path) == alice.leaf
+
     def test_blank_lines_are_tolerated(self, validator: SessionValidator, alice: Transcript) -> None:
         with alice.path.open("a") as fh:
             fh.write("\n   \n")
@@ -582,6 +594,8 @@ class TestValidation:
         ok, error = SessionValidator(config, max_line_bytes=4096).validate_session_file(alice.session_id)
         assert not ok
         assert "is longer than 4096 bytes" in (error or "")
+        with pytest.raises(TranscriptError, match="is longer than 4096 bytes"):
+            list(SessionValidator(config, max_line_bytes=4096).iter_records(alice.session_id))
 
 
 class TestHostileIds:
@@ -957,3 +971,70 @@ def test_writer_matches_the_real_layout(config: Path) -> None:
         core = {"parentUuid", "isSidechain", "type", "uuid", "timestamp", "cwd", "sessionId", "version"}
         assert core <= real[rtype]
         assert core <= mine[rtype]
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+class TestFuzz:
+    """Whatever the bytes, the validator answers (never raises) and never calls damage valid."""
+
+    @staticmethod
+    def _valid_file(tmp_path: Path) -> tuple[SessionValidator, Transcript, bytes]:
+        config = tmp_path / "fuzz-config"
+        config.mkdir(exist_ok=True)
+        t = Transcript(config, "0b1c2d3e-0000-4000-8000-000000000001")
+        if not t.path.exists():
+            t.turn("my name is Alice", "hi")
+            t.turn("read it", "ok", tool=True)
+        return SessionValidator(config), t, t.path.read_bytes()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(data=st.binary(max_size=2000))
+    def test_random_bytes(self, tmp_path: Path, data: bytes) -> None:
+        v, t, _ = self._valid_file(tmp_path)
+        original = t.path.read_bytes()
+        try:
+            t.path.write_bytes(data)
+            ok, error = v.validate_session_file(t.session_id)
+            assert isinstance(ok, bool)
+            assert ok == (error is None)
+            info = v.get_session_info(t.session_id)
+            assert (info is not None) == ok
+            assert isinstance(v.check_continuity(t.session_id, t.session_id), ContinuityVerdict)
+        finally:
+            t.path.write_bytes(original)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(cut=st.floats(min_value=0, max_value=1, exclude_max=True))
+    def test_truncation(self, tmp_path: Path, cut: float) -> None:
+        v, t, full = self._valid_file(tmp_path)
+        size = int(len(full) * cut)
+        try:
+            t.path.write_bytes(full[:size])
+            ok, error = v.validate_session_file(t.session_id)
+            head = full[:size]
+            if size == 0:
+                assert error is not None
+                assert "empty" in error
+            elif head.endswith(b"\n") or full[size : size + 1] == b"\n":
+                assert ok, error  # a cut at a record boundary leaves a valid prefix
+            else:
+                assert not ok
+                assert "is torn" in (error or "")
+        finally:
+            t.path.write_bytes(full)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(pos=st.floats(min_value=0, max_value=1, exclude_max=True), byte=st.integers(0, 255))
+    def test_one_byte_changed_never_crashes(self, tmp_path: Path, pos: float, byte: int) -> None:
+        v, t, full = self._valid_file(tmp_path)
+        i = int(len(full) * pos)
+        try:
+            t.path.write_bytes(full[:i] + bytes([byte]) + full[i + 1 :])
+            ok, error = v.validate_session_file(t.session_id)
+            assert ok == (error is None)
+            if not ok:
+                assert str(t.path) in (error or "")
+        finally:
+            t.path.write_bytes(full)
