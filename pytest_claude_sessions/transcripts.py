@@ -141,6 +141,7 @@ class _Scan:
 
     path: Path
     line_count: int = 0
+    record_count: int = 0
     node_count: int = 0
     leaf: str | None = None
     leaf_line: int = 0
@@ -203,6 +204,7 @@ def _scan(
                     ) from None
                 if type(rec) is not dict:
                     raise _Fault(f"line {lineno} is a JSON {type(rec).__name__}, not a record object")
+                scan.record_count += 1
                 sid = rec.get("sessionId")
                 if sid is not None and sid != session_id:
                     raise _Fault(
@@ -256,8 +258,8 @@ def _scan(
         scan.error = f"{path}: cannot read the transcript: {exc}"
     scan.line_count = lineno
     scan.index = index
-    if scan.error is None and scan.line_count == 0:
-        scan.error = f"{path}: the transcript is empty"
+    if scan.error is None and scan.record_count == 0:
+        scan.error = f"{path}: the transcript is empty" + (" (blank lines only)" if lineno else "")
     return scan
 
 

@@ -464,6 +464,11 @@ class TestValidation:
         ok, error = validator.validate_session_file(t.session_id)
         assert not ok
         assert error == f"{t.path}: the transcript is empty"
+        t.path.write_text("\n  \n")
+        assert validator.validate_session_file(t.session_id) == (
+            False,
+            f"{t.path}: the transcript is empty (blank lines only)",
+        )
 
     def test_invalid_json_names_the_line(self, validator: SessionValidator, alice: Transcript) -> None:
         lines = alice.path.read_text().splitlines(keepends=True)
