@@ -33,6 +33,7 @@ SECRET_ENV_VARS: tuple[str, ...] = (
 _MIN_SECRET = 6  # shorter values would mangle ordinary text
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
+_TOKEN_RE = re.compile(r"\{\{PCS_[A-Z_]+\}\}")
 # Placeholders, longest-value-first order is decided at run time; names are stable in the file format.
 _PATH_SOURCES: tuple[tuple[str, str], ...] = (
     ("CONFIG_DIR", "config_dir"),
@@ -69,12 +70,10 @@ class CassetteScrubber:
 
     def for_call(self, call: CliCall) -> CallScrubber:
         """A scrubber bound to the secrets and paths of ``call``."""
-        return CallScrubber(
-            self,
-            _secrets(call.env, self.secrets),
-            placeholder_values(call),
-            placeholder_values(call, complete=True),
-        )
+        complete = placeholder_values(call, complete=True)
+        # for scrubbing, a realpath equal to the raw path adds nothing (the raw placeholder wins)
+        paths = {k: v for k, v in complete.items() if not (k.endswith("_REAL") and complete[k[:-5]] == v)}
+        return CallScrubber(self, _secrets(call.env, self.secrets), paths, complete)
 
 
 def placeholder_values(call: CliCall, *, complete: bool = False) -> dict[str, str]:
@@ -119,11 +118,7 @@ class CallScrubber:
         ]
         pairs.sort(key=lambda pair: len(pair[0]), reverse=True)  # the longest path wins at a position
         self._to_token = dict(pairs)
-        self._path_re = (
-            re.compile("(?:" + "|".join(re.escape(v) for v, _ in pairs) + r")(?![A-Za-z0-9_])")
-            if pairs
-            else None
-        )
+        self._path_re: re.Pattern[str] | None = None  # compiled on first need: most strings hold no path
 
     # ---------------------------------------------------------------- record
     def scrub_text(self, text: str) -> str:
@@ -132,7 +127,10 @@ class CallScrubber:
             if secret in text:
                 text = text.replace(secret, marker("secret-env"))
         text = self._redactor.redact(text)
-        if self._path_re is not None:
+        if any(value in text for value in self._to_token):
+            if self._path_re is None:
+                alternatives = "|".join(re.escape(v) for v in self._to_token)  # longest first
+                self._path_re = re.compile(f"(?:{alternatives})(?![A-Za-z0-9_])")
             text = self._path_re.sub(lambda m: self._to_token[m.group(0)], text)
         return text
 
@@ -161,16 +159,15 @@ class CallScrubber:
         ``json_text``: the text is JSON, so each path is inserted JSON-escaped (a quote or backslash in a
         path must not break the record).
         """
-        pairs = list(self.restore_paths.items())
+        values = {token(name): value for name, value in self.restore_paths.items()}
         if json_text:
-            pairs = [(name, json.dumps(value, ensure_ascii=False)[1:-1]) for name, value in pairs]
+            values = {key: json.dumps(value, ensure_ascii=False)[1:-1] for key, value in values.items()}
+
+        def one(match: re.Match[str]) -> str:
+            return values.get(match.group(0), match.group(0))  # a placeholder we cannot fill stays visible
 
         def restore(text: str) -> str:
-            if "{{PCS_" not in text:
-                return text
-            for name, value in pairs:
-                text = text.replace(token(name), value)
-            return text
+            return _TOKEN_RE.sub(one, text) if "{{PCS_" in text else text
 
         return restore
 

@@ -132,14 +132,16 @@ _WRITER = textwrap.dedent(
     from pytest_claude_sessions.models import CliCall, CliOutcome
 
     path, mode, tag, calls = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    same_prompts = sys.argv[6] == "same"
     work = Path(sys.argv[5])
     cfg = work / "cfg"
     cassette = CassetteInterceptor(path, mode=mode, allow_unused=True)
     for n in range(calls):
-        call = CliCall(argv=["claude"], prompt=f"{tag}-{n}", kind="new", cwd=work, config_dir=cfg,
+        prompt = f"p-{n}" if same_prompts else f"{tag}-{n}"
+        call = CliCall(argv=["claude"], prompt=prompt, kind="new", cwd=work, config_dir=cfg,
                        env={}, timeout=5.0)
         def proceed(c):
-            return CliOutcome(0, '{"type":"result","session_id":"s","result":"%s"}' % c.prompt, "", 0.01)
+            return CliOutcome(0, '{"type":"result","session_id":"s","result":"%s"}' % tag, "", 0.01)
         cassette.intercept(call, proceed)
     report = cassette.finish()
     print(report.saved)
@@ -147,11 +149,13 @@ _WRITER = textwrap.dedent(
 )
 
 
-def _spawn(path: Path, mode: str, tag: str, calls: int, work: Path) -> subprocess.Popen[str]:
+def _spawn(
+    path: Path, mode: str, tag: str, calls: int, work: Path, prompts: str = "own"
+) -> subprocess.Popen[str]:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     return subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(path), mode, tag, str(calls), str(work)],
+        [sys.executable, "-c", _WRITER, str(path), mode, tag, str(calls), str(work), prompts],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -175,7 +179,8 @@ def test_concurrent_new_episodes_appends_are_all_kept(tmp_path: Path) -> None:
 
 def test_concurrent_once_keeps_exactly_one_recording(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
-    procs = [_spawn(path, "once", f"w{i}", 3, tmp_path / f"w{i}") for i in range(5)]
+    # same requests, different answers: a writer that starts after the first save replays instead
+    procs = [_spawn(path, "once", f"w{i}", 3, tmp_path / f"w{i}", "same") for i in range(5)]
     saved = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)
@@ -184,8 +189,9 @@ def test_concurrent_once_keeps_exactly_one_recording(tmp_path: Path) -> None:
     assert saved.count("True") == 1 and saved.count("False") == 4
     data = load_cassette_data(path)
     assert data is not None
-    tags = {i["request"]["prompt"].split("-")[0] for i in data["interactions"]}
-    assert len(tags) == 1 and len(data["interactions"]) == 3  # one writer's whole recording, not a mix
+    answers = {i["response"]["stdout"]["json"]["result"] for i in data["interactions"]}
+    assert len(answers) == 1 and len(data["interactions"]) == 3  # one writer's whole recording, not a mix
+    assert [i["request"]["prompt"] for i in data["interactions"]] == ["p-0", "p-1", "p-2"]
 
 
 # --------------------------------------------------------------------------- unused cassettes

@@ -1,0 +1,143 @@
+"""A replayed Claude call vs the real CLI against the loopback stub, side by side.
+
+Records one call (``json``) and one ``stream-json`` call with the real CLI, then alternates, so that machine
+noise hits every variant alike:
+  live            ClaudeExecutor.run(prompt) running the real CLI against the stub
+  replay          the same call answered by a CassetteInterceptor (already loaded), transcripts written back
+  replay+load     the same, including reading and parsing the cassette file (once per test in practice)
+  replay stream   a stream-json call replayed, its events dispatched to on_event
+and prints medians with the speed-up over live (goal: replay <= 5 ms median and >= 100x faster).
+
+    .venv/bin/python benchmarks/bench_replay.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_claude_sessions.cassettes import CassetteInterceptor  # noqa: E402
+from pytest_claude_sessions.executor import ClaudeExecutor  # noqa: E402
+from pytest_claude_sessions.stub import MessagesStub  # noqa: E402
+
+LOCAL_CLI = ROOT / ".claude-cli" / "node_modules" / ".bin" / "claude"
+PROMPT = "my name is Alice"
+
+
+def _machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cpus, "
+        f"load avg {load[0]:.2f}, Python {platform.python_version()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=15, help="runs per variant (default 15)")
+    parser.add_argument("--claude-bin", default=os.environ.get("CLAUDE_BIN") or str(LOCAL_CLI))
+    args = parser.parse_args()
+    if not Path(args.claude_bin).is_file():
+        print(f"claude CLI not found at {args.claude_bin}; run: bash scripts/install-claude-cli.sh")
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp, MessagesStub() as stub:
+        base = Path(tmp)
+        cassette_path = base / "one.json"
+        stream_path = base / "stream.json"
+        counter = iter(range(10**9))
+
+        def fresh_dir() -> Path:
+            path = base / f"w{next(counter)}"
+            path.mkdir()
+            return path
+
+        def executor(
+            interceptor: CassetteInterceptor | None, binary: str = args.claude_bin
+        ) -> ClaudeExecutor:
+            work = fresh_dir()
+            return ClaudeExecutor(
+                binary,
+                cwd=work,
+                config_dir=work / "cfg",
+                env=stub.env(),
+                timeout=120,
+                interceptor=interceptor,
+            )
+
+        for path, fmt in ((cassette_path, "json"), (stream_path, "stream-json")):
+            recorder = CassetteInterceptor(path, mode="once")
+            executor(recorder).run(PROMPT, output_format=fmt)
+            recorder.finish()
+
+        events: list[object] = []
+        timings: dict[str, list[float]] = {"live": [], "replay": [], "replay+load": [], "replay stream": []}
+
+        def timed(name: str, fn: Callable[[], object]) -> None:
+            t0 = time.perf_counter()
+            fn()
+            timings[name].append(time.perf_counter() - t0)
+
+        for _ in range(args.runs):
+            live = executor(None)
+            timed("live", lambda ex=live: ex.run(PROMPT))
+
+            loaded = CassetteInterceptor(cassette_path)
+            replayer = executor(loaded, "/nonexistent/claude")
+            timed("replay", lambda ex=replayer: ex.run(PROMPT))
+
+            replayer2 = executor(None, "/nonexistent/claude")
+
+            def load_and_run(ex: ClaudeExecutor = replayer2) -> None:
+                ex.interceptor = CassetteInterceptor(cassette_path)
+                ex.run(PROMPT)
+
+            timed("replay+load", load_and_run)
+
+            streamer = executor(CassetteInterceptor(stream_path), "/nonexistent/claude")
+            timed(
+                "replay stream",
+                lambda ex=streamer: ex.run(PROMPT, output_format="stream-json", on_event=events.append),
+            )
+        size_kb = cassette_path.stat().st_size / 1024
+        for leftover in base.glob("w*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    live_median = statistics.median(timings["live"])
+    print(f"machine: {_machine()}")
+    print(f"runs per variant: {args.runs}; one new-session call; cassette {size_kb:.0f} KB")
+    print(f"{'variant':<15} {'median ms':>10} {'p90 ms':>9} {'speed-up vs live':>17}")
+    for name, values in timings.items():
+        ordered = sorted(values)
+        median = statistics.median(ordered)
+        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        print(f"{name:<15} {median * 1000:>10.2f} {p90 * 1000:>9.2f} {live_median / median:>16.0f}x")
+    replay_median = statistics.median(timings["replay"])
+    goal = replay_median <= 0.005 and live_median / replay_median >= 100
+    print(f"goal (replay <= 5 ms median and >= 100x faster than live): {'met' if goal else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
