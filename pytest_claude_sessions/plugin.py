@@ -71,6 +71,12 @@ _SESSION_KWARGS = frozenset({"agent", "expect_continuity", "cwd"})
 # --------------------------------------------------------------------------- registration
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``claude-sessions`` option group and the ini keys."""
     group = parser.getgroup("claude-sessions", "claude-sessions")
@@ -224,18 +230,19 @@ def session_manager(pytestconfig: pytest.Config) -> SessionManager:
     """The run's session store, shared by every xdist worker (one manager per process)."""
     from .manager import SessionManager
 
-    return SessionManager(pytestconfig.stash[_RUN].run_dir)
+    run = pytestconfig.stash[_RUN]
+    return SessionManager(run.run_dir, run_id=run.run_id or None)
 
 
 @pytest.fixture
-def session_tracker(request: pytest.FixtureRequest) -> Iterator[SessionTracker]:
+def session_tracker(
+    request: pytest.FixtureRequest, session_manager: SessionManager
+) -> Iterator[SessionTracker]:
     """The session chain of this test node for this run (agent id: the node id or claude_session(agent=))."""
-    from .tracker import SessionTracker
-
     item = request.node
     agent = _agent_id(item)
-    run = request.config.stash[_RUN]
-    tracker = SessionTracker(agent, run.run_dir, run_id=run.run_id or None)
+    # Trackers come from the process-wide manager: one store (one lock object per journal) per process.
+    tracker = session_manager.tracker(agent)
     state = _TestState(tracker, agent, start_step=len(tracker.session_chain))
     item.stash[_TEST] = state
     yield tracker
@@ -256,7 +263,8 @@ def claude_api_stub() -> Iterator[MessagesStub]:
 def build_executor(request: pytest.FixtureRequest, tracker: SessionTracker, tmp_path: Path) -> ClaudeExecutor:
     """Build the test's executor: isolated config dir, cwd, binary, timeout, stub env and suite guard.
 
-    This is the one place executors are made, so a record/replay layer can set ``executor.interceptor``.
+    This is the one place executors are made; the ``pytest_claude_sessions_executor`` hook then lets
+    conftests and plugins (record/replay: ``executor.interceptor``) adjust it.
     """
     from .executor import ClaudeExecutor
 
@@ -288,6 +296,7 @@ def claude_executor(
     """A ``ClaudeExecutor`` bound to the test's tracker, isolated under the test's tmp path."""
     executor = build_executor(request, session_tracker, tmp_path)
     request.node.stash[_TEST].executor = executor
+    request.config.hook.pytest_claude_sessions_executor(executor=executor, request=request)
     yield executor
     executor.close()
 

@@ -468,3 +468,33 @@ def test_report_level_none_prints_nothing(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--claude-report=none")
     result.assert_outcomes(passed=3)
     result.stdout.no_fnmatch_line("*- claude sessions -*")
+
+
+def test_executor_hook_lets_a_conftest_adjust_the_executor(
+    pytester: pytest.Pytester, claude_bin: Path
+) -> None:
+    pytester.makeconftest(
+        """
+        def refuse(call):
+            raise RuntimeError("refused by conftest: " + call.prompt)
+
+        def pytest_claude_sessions_executor(executor, request):
+            executor.guards.append(refuse)
+            executor.env["FROM_HOOK"] = request.node.name
+        """
+    )
+    pytester.makepyfile(
+        test_inner="""
+        import pytest
+
+        def test_x(claude_api_stub, claude_executor, session_tracker):
+            assert claude_executor.env["FROM_HOOK"] == "test_x"
+            assert claude_executor.env["ANTHROPIC_BASE_URL"] == claude_api_stub.base_url
+            with pytest.raises(RuntimeError, match="refused by conftest: hello"):
+                claude_executor.run("hello")
+            assert claude_api_stub.requests == []
+            assert session_tracker.session_chain == []
+        """
+    )
+    result = run(pytester, f"--claude-bin={claude_bin}")
+    result.assert_outcomes(passed=1)
