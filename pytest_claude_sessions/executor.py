@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 300.0
+MAX_RUNTIME_DIR_BYTES = 80  # + "/cc-socks/<pid>.sock" must stay within a unix socket path (107 bytes)
 _VERSION_TIMEOUT = 15.0
 # Options the executor sets itself from its own parameters; passing them in extra_args would fight it.
 _MANAGED_OPTIONS = {
@@ -167,6 +168,11 @@ class _Dispatcher:
         return [(line, time.monotonic() - start) for line in stdout.splitlines()]
 
 
+def _remove_dirs(paths: tuple[Path, ...]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _check_text(value: object, name: str, *, allow_dash: bool = True, allow_empty: bool = True) -> str:
     if not isinstance(value, str):
         raise ExecutorUsageError(f"{name} must be a string, got {type(value).__name__}")
@@ -237,7 +243,7 @@ class ClaudeExecutor:
         self._version: str | None = None
         self._version_tried = False
         self._lock = threading.Lock()
-        self._owned_base: Path | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._isolation_env: dict[str, str] = {}
         self.config_dir = self._setup_dirs(config_dir)
         self.validator = SessionValidator(self.config_dir)
@@ -252,20 +258,23 @@ class ClaudeExecutor:
                 return config
             configured = self.env.get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
             return Path(configured).expanduser() if configured else Path.home() / ".claude"
+        owned: list[Path] = []
         if config_dir is None:
             base = Path(tempfile.mkdtemp(prefix="claude-exec-"))
-            self._owned_base = base
-            self._finalizer = weakref.finalize(self, shutil.rmtree, base, True)
+            owned.append(base)
             config, tmp, run = base / "config", base / "tmp", base / "run"
         else:
             config = Path(config_dir).expanduser().absolute()
             tmp = config.with_name(config.name + "-tmp")
             run = config.with_name(config.name + "-run")
-        # The CLI puts a unix socket at $XDG_RUNTIME_DIR/cc-socks/<pid>.sock; sun_path holds 107 bytes.
-        if len(os.fsencode(run)) > 70:
-            run = Path(tempfile.mkdtemp(prefix="ccx-"))
-            if self._owned_base is None:
-                self._finalizer = weakref.finalize(self, shutil.rmtree, run, True)
+        # The CLI binds $XDG_RUNTIME_DIR/cc-socks/<pid>.sock; when that exceeds a socket path's 107 bytes
+        # it silently falls back to the shared /tmp/cc-socks-<uid>/, so a deep dir gets a short stand-in.
+        if len(os.fsencode(run)) > MAX_RUNTIME_DIR_BYTES:
+            short_root = "/tmp" if os.path.isdir("/tmp") else None  # noqa: S108 - mkdtemp: 0700, random name
+            run = Path(tempfile.mkdtemp(prefix="ccx-", dir=short_root))
+            owned.append(run)
+        if owned:
+            self._finalizer = weakref.finalize(self, _remove_dirs, tuple(owned))
         for directory in (config, tmp, run):
             directory.mkdir(parents=True, exist_ok=True)
         run.chmod(0o700)
@@ -277,10 +286,9 @@ class ClaudeExecutor:
         return config
 
     def close(self) -> None:
-        """Remove the temporary config directory this executor created (a given ``config_dir`` is kept)."""
-        finalizer = getattr(self, "_finalizer", None)
-        if finalizer is not None:
-            finalizer()
+        """Remove the temporary directories this executor created (a given ``config_dir`` is kept)."""
+        if self._finalizer is not None:
+            self._finalizer()
 
     def __enter__(self) -> ClaudeExecutor:
         return self

@@ -319,6 +319,18 @@ def test_arun_runs_calls_concurrently_without_blocking_the_loop(
     assert max(gaps) < min(r.elapsed for r in results)
 
 
+def test_sync_run_works_inside_a_running_event_loop(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    ex = _make(tmp_path, claude_bin, api_stub)
+
+    async def agent_code() -> str | None:
+        asyncio.get_running_loop()  # a sync call from async code must not try to start another loop
+        return ex.run("my name is Dee").result
+
+    assert asyncio.run(agent_code()) == "Nice to meet you, Dee! [turn 1]"
+
+
 def test_arun_timeout_kills_the_process_group(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
 ) -> None:
@@ -342,8 +354,12 @@ def test_isolation_keeps_the_real_home_untouched(
     work.mkdir()
     with ClaudeExecutor(claude_bin, cwd=work, env=api_stub.env(), timeout=60) as ex:
         env = ex.build_env()
-        result = ex.run("hello")
+        result = ex.run("hello", output_format="stream-json")
         assert result.ok
+        init = result.events[0]
+        assert init["subtype"] == "init"
+        # the messaging socket lives in our runtime dir, not in the shared /tmp/cc-socks-<uid>
+        assert init["messaging_socket_path"].startswith(env["XDG_RUNTIME_DIR"] + "/")
         assert result.transcript_path is not None
         assert result.transcript_path.is_relative_to(ex.config_dir)
         assert (ex.config_dir / ".claude.json").is_file()

@@ -223,6 +223,19 @@ def test_default_isolation_uses_a_temporary_base_removed_by_close(tmp_path: Path
     assert not base.exists()
 
 
+def test_a_deep_config_dir_gets_a_short_runtime_dir_for_the_clis_socket(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 90) / "cfg"
+    ex = ClaudeExecutor(cwd=tmp_path, config_dir=deep)
+    run = Path(ex.build_env()["XDG_RUNTIME_DIR"])
+    assert len(str(run / "cc-socks" / "4194304.sock")) <= 107
+    assert run.is_dir()
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700
+    assert Path(ex.build_env()["TMPDIR"]) == deep.with_name("cfg-tmp")
+    ex.close()
+    assert not run.exists()
+    assert deep.is_dir()  # a given config_dir is never removed
+
+
 def test_isolate_false_uses_the_real_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
     monkeypatch.setenv("TMPDIR", "/tmp")
