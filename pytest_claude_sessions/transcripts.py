@@ -9,7 +9,6 @@ Files are streamed line by line: memory grows with the number of chain uuids onl
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -441,6 +440,7 @@ class _Step:
     leaf_uuid: str | None
     kind: str | None
     working_dir: str | None
+    parent_session_id: str | None = None
 
 
 def _as_step(item: object, position: int) -> _Step:
@@ -456,6 +456,7 @@ def _as_step(item: object, position: int) -> _Step:
             "leaf_uuid": metadata.get("leaf_uuid") if isinstance(metadata, Mapping) else None,
             "kind": getattr(item, "kind", None),
             "cwd": getattr(item, "cwd", None),
+            "parent_session_id": getattr(item, "parent_session_id", None),
         }
     else:
         raise TypeError(
@@ -470,11 +471,13 @@ def _as_step(item: object, position: int) -> _Step:
         leaf = data["metadata"].get("leaf_uuid")
     kind = data.get("kind")
     cwd = data.get("working_dir", data.get("cwd"))
+    parent = data.get("parent_session_id")
     return _Step(
         session_id=sid,
         leaf_uuid=leaf if isinstance(leaf, str) else None,
         kind=kind if isinstance(kind, str) else None,
         working_dir=os.fspath(cwd) if isinstance(cwd, str | os.PathLike) else None,
+        parent_session_id=parent if isinstance(parent, str) else None,
     )
 
 
@@ -763,22 +766,31 @@ class SessionValidator:
     def check_chain(
         self, steps: Sequence[object], *, working_dir: str | os.PathLike[str] | None = None
     ) -> list[ContinuityVerdict]:
-        """One verdict per consecutive pair of ``steps`` (so ``len(steps) - 1`` verdicts).
+        """One verdict for every step after the first (so ``len(steps) - 1`` verdicts), in order.
 
         A step is ``(session_id, leaf_uuid)``, a mapping with ``session_id``/``leaf_uuid`` (optional
-        ``kind``, ``working_dir`` or ``cwd``, or ``metadata.leaf_uuid``), or a SessionInfo whose metadata
-        holds ``leaf_uuid``.
+        ``kind``, ``parent_session_id``, ``working_dir`` or ``cwd``, or ``metadata.leaf_uuid``), or a
+        SessionInfo whose metadata holds ``leaf_uuid``. Each step is judged against the step before it;
+        a step naming a ``parent_session_id`` other than the previous step's id (a fork of an earlier
+        session) is judged against the latest earlier step of that session, or against that session's
+        transcript alone when no step of it is in the chain.
         """
         normal = [_as_step(item, i) for i, item in enumerate(steps)]
         cache: dict[tuple[Path, int, int], _Scan] = {}
         verdicts: list[ContinuityVerdict] = []
-        for prev, nxt in itertools.pairwise(normal):
+        for i in range(1, len(normal)):
+            nxt = normal[i]
+            prev_id, prev_leaf = normal[i - 1].session_id, normal[i - 1].leaf_uuid
+            parent = nxt.parent_session_id
+            if parent is not None and parent != prev_id and nxt.kind != "new":
+                earlier = [s for s in normal[:i] if s.session_id == parent]
+                prev_id, prev_leaf = parent, (earlier[-1].leaf_uuid if earlier else None)
             verdicts.append(
                 self._check(
-                    prev.session_id,
+                    prev_id,
                     nxt.session_id,
                     working_dir=nxt.working_dir if nxt.working_dir is not None else working_dir,
-                    previous_leaf_uuid=prev.leaf_uuid,
+                    previous_leaf_uuid=prev_leaf,
                     kind=nxt.kind,
                     next_leaf_uuid=nxt.leaf_uuid,
                     cache=cache,

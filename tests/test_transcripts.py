@@ -949,6 +949,37 @@ class TestContinuity:
         with pytest.raises(TypeError, match="step 1"):
             validator.check_chain([(alice.session_id, leaf1), 42])
 
+    def test_check_chain_follows_parent_session_id(
+        self, validator: SessionValidator, alice: Transcript, config: Path
+    ) -> None:
+        leaf1 = alice.leaf
+        other = Transcript(config, _new_id())
+        leaf2 = other.turn("an unrelated new session")
+        fork = alice.fork(_new_id())
+        leaf3 = fork.turn("fork of the first session")
+        steps: list[dict[str, Any]] = [
+            {"session_id": alice.session_id, "leaf_uuid": leaf1, "kind": "new"},
+            {"session_id": other.session_id, "leaf_uuid": leaf2, "kind": "new"},
+            {
+                "session_id": fork.session_id,
+                "leaf_uuid": leaf3,
+                "kind": "fork",
+                "parent_session_id": alice.session_id,
+            },
+        ]
+        verdicts = validator.check_chain(steps)
+        assert [v.ok for v in verdicts] == [True, True], [v.reason for v in verdicts]
+        assert verdicts[1].previous_session_id == alice.session_id
+        assert verdicts[1].basis == "leaf"
+        # without the parent link the fork is judged against the unrelated step, and fails
+        del steps[2]["parent_session_id"]
+        assert not validator.check_chain(steps)[1]
+        # a parent outside the chain: judged against its transcript alone
+        steps[2]["parent_session_id"] = alice.session_id
+        lone = validator.check_chain(steps[1:])
+        assert lone[0].ok, lone[0].reason
+        assert lone[0].previous_session_id == alice.session_id
+
     def test_verdict_is_frozen(self, validator: SessionValidator, alice: Transcript) -> None:
         v = validator.check_continuity(alice.session_id, alice.session_id)
         with pytest.raises(dataclasses.FrozenInstanceError):
