@@ -37,6 +37,7 @@ class _RunState:
     run: runs.RunDir | None = None  # controller (or single process) only: holds the active lock
     report: reporting.RunReport | None = None  # controller only
     pruned: list[str] = field(default_factory=list)
+    json_error: str | None = None
 
 
 @dataclass
@@ -446,7 +447,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_RUN, None)
     if state is None or state.report is None or state.settings.json_report is None:
         return
-    reporting.write_json_report(state.settings.json_report, state.report.to_json())
+    try:
+        reporting.write_json_report(state.settings.json_report, state.report.to_json())
+    except OSError as exc:
+        state.json_error = f"could not write the JSON report to {state.settings.json_report}: {exc}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -454,10 +458,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if state is None or state.report is None:
         return
     lines = state.report.summary_lines(state.settings.report)
-    if state.settings.json_report is not None and state.settings.report != "none":
+    if state.settings.json_report is not None and state.settings.report != "none" and not state.json_error:
         lines.append(f"JSON report: {state.settings.json_report}")
-    if not lines:
+    if not lines and not state.json_error:
         return
     terminalreporter.write_sep("-", "claude sessions")
     for line in lines:
         terminalreporter.write_line(line)
+    if state.json_error:
+        terminalreporter.write_line(state.json_error, red=True, bold=True)

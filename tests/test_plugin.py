@@ -51,11 +51,14 @@ CHAIN_SUITE = """
 import pytest
 
 @pytest.mark.claude_session(expect_continuity=True)
-def test_chain(claude_api_stub, claude_executor):
+def test_chain(claude_api_stub, claude_executor, claude_transcripts, tmp_path):
+    assert claude_executor.config_dir == tmp_path / ".claude" and claude_executor.cwd == tmp_path
     first = claude_executor.run("my name is Alice")
     second = claude_executor.resume("what is my name?")
     assert first.ok and second.ok
     assert "Alice" in second.result
+    assert claude_transcripts.config_dir == claude_executor.config_dir
+    assert claude_transcripts.find_transcript(first.session_id) == second.transcript_path
 
 def test_fails_after_a_call(claude_api_stub, claude_executor):
     claude_executor.run("hello there")
@@ -319,6 +322,11 @@ def test_marker_agent_names_the_chain_and_bad_marker_args_fail(pytester: pytest.
             assert session_tracker.agent_id == "billing-bot"
             session_tracker.update_session(SID, "hi", "hello", cost_usd=0.01)
 
+        @pytest.mark.claude_session(cwd="/")
+        def test_cwd(claude_executor, tmp_path):
+            assert str(claude_executor.cwd) == "/"
+            assert claude_executor.config_dir == tmp_path / ".claude"
+
         @pytest.mark.claude_session(agnet="typo")
         def test_typo(session_tracker):
             pass
@@ -338,7 +346,7 @@ def test_marker_agent_names_the_chain_and_bad_marker_args_fail(pytester: pytest.
         """
     )
     result = run(pytester)
-    result.assert_outcomes(passed=1, failed=3, errors=1)
+    result.assert_outcomes(passed=2, failed=3, errors=1)
     result.stdout.fnmatch_lines(["*claude_session: unknown argument(s) agnet*"])
     result.stdout.fnmatch_lines(["*claude_budget: max_turns must be an integer >= 0, got -1*"])
     result.stdout.fnmatch_lines(["*expect_continuity=True) but the test recorded no chain*"])
@@ -498,3 +506,11 @@ def test_executor_hook_lets_a_conftest_adjust_the_executor(
     )
     result = run(pytester, f"--claude-bin={claude_bin}")
     result.assert_outcomes(passed=1)
+
+
+def test_unwritable_json_report_is_reported(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_inner=record_suite(1))
+    (pytester.path / "taken").mkdir()
+    result = run(pytester, "--claude-json-report=taken")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"could not write the JSON report to {pytester.path / 'taken'}: *"])
