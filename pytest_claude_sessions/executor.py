@@ -437,7 +437,8 @@ class ClaudeExecutor:
         try:
             binary = str(self.claude_bin)
         except ClaudeNotFoundError:
-            binary = "claude"  # resolved again (and reported) only if the call really runs
+            # Resolved again (and reported) only if the call really runs: a replay needs no binary.
+            binary = os.fspath(self._claude_bin) if self._claude_bin is not None else "claude"
         argv = [binary, "-p"]
         if resume is not None:
             argv += ["--resume", resume]

@@ -229,7 +229,12 @@ def test_prompts_reach_the_api_verbatim(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, prompt: str
 ) -> None:
     ex = _make(tmp_path, claude_bin, api_stub)
-    result = ex.run(prompt, model="claude-test-model", system_prompt="-be terse\nsecond line")
+    result = ex.run(
+        prompt,
+        model="claude-test-model",
+        append_system_prompt="-be terse\nsecond line",
+        disallowed_tools=["Edit", "Write"],
+    )
     assert result.ok, result.error_message
     request = api_stub.message_requests[-1]
     assert request.prompt == prompt
@@ -237,7 +242,10 @@ def test_prompts_reach_the_api_verbatim(
     assert result.model == "claude-test-model"
     assert request.body is not None
     system_text = "\n".join(block.get("text", "") for block in request.body["system"])
-    assert "-be terse\nsecond line" in system_text
+    assert system_text.endswith("-be terse\nsecond line")
+    tools = {tool.get("name") for tool in request.body["tools"]}
+    assert "Read" in tools
+    assert not tools & {"Edit", "Write"}
     assert result.result == f"ECHO: {prompt} [turn 1]"
 
 
