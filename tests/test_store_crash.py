@@ -135,7 +135,7 @@ def test_threads_in_one_process_share_a_tracker_safely(tmp_path: Path) -> None:
 def test_sigkill_at_random_instants_keeps_every_acknowledged_update(tmp_path: Path) -> None:
     rnd = random.Random(1234)
     acknowledged: set[str] = set()
-    trials = 16
+    trials = 24
     for trial in range(trials):
         proc = subprocess.Popen(
             [sys.executable, "-c", ENDLESS, str(tmp_path), "victim", str(trial)],

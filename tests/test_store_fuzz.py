@@ -13,8 +13,8 @@ from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.store import SessionStore, StoreWarning, parse_journal
 from pytest_claude_sessions.tracker import SessionTracker
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FUZZ_FILES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_FILES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 texts = st.text(max_size=40)
 
