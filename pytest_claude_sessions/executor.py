@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -162,10 +162,12 @@ class _Dispatcher:
             if inspect.isawaitable(ret):
                 await ret
 
-    def replay(self, stdout: str) -> list[tuple[str, float]]:
-        """The lines of a replayed stdout with their dispatch times (called when nothing ran live)."""
+    @staticmethod
+    def replay(stdout: str) -> Iterator[tuple[str, float]]:
+        """The lines of a replayed stdout, each with the time since the replay began (nothing ran live)."""
         start = time.monotonic()
-        return [(line, time.monotonic() - start) for line in stdout.splitlines()]
+        for line in stdout.splitlines():
+            yield line, time.monotonic() - start
 
 
 def _remove_dirs(paths: tuple[Path, ...]) -> None:
@@ -242,7 +244,7 @@ class ClaudeExecutor:
         self._bin: Path | None = None
         self._version: str | None = None
         self._version_tried = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._isolation_env: dict[str, str] = {}
         self.config_dir = self._setup_dirs(config_dir)
@@ -344,26 +346,25 @@ class ClaudeExecutor:
 
     def cli_version(self) -> str | None:
         """``claude --version`` of the binary (run once per executor), or ``None`` if it cannot be run."""
-        with self._lock:
-            tried = self._version_tried
-            self._version_tried = True
-        if not tried:
-            try:
-                done = subprocess.run(
-                    [str(self.claude_bin), "--version"],
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    env=self.build_env(),
-                    timeout=_VERSION_TIMEOUT,
-                    check=False,
-                )
-            except (ClaudeNotFoundError, OSError, subprocess.SubprocessError):
-                return None
-            words = done.stdout.split()
-            if done.returncode == 0 and words:
-                self._version = words[0]
-        return self._version
+        with self._lock:  # re-entrant: claude_bin takes it too; holding it makes concurrent callers wait
+            if not self._version_tried:
+                self._version_tried = True
+                try:
+                    done = subprocess.run(
+                        [str(self.claude_bin), "--version"],
+                        stdin=subprocess.DEVNULL,
+                        capture_output=True,
+                        text=True,
+                        env=self.build_env(),
+                        timeout=_VERSION_TIMEOUT,
+                        check=False,
+                    )
+                except (ClaudeNotFoundError, OSError, subprocess.SubprocessError):
+                    return None
+                words = done.stdout.split()
+                if done.returncode == 0 and words:
+                    self._version = words[0]
+            return self._version
 
     # ----------------------------------------------------------------- building a call
 

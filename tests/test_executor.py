@@ -376,3 +376,20 @@ def test_isolation_keeps_the_real_home_untouched(
     assert sorted(p.name for p in home.iterdir()) == []  # nothing written to the "real" ~/.claude
     assert list(work.iterdir()) == []  # nor into the cwd
     assert not base.exists()
+
+
+def test_without_a_transcript_the_version_comes_from_the_binary(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    tracker = SessionTracker("agent-np", tmp_path / "sessions")
+    ex = _make(tmp_path, claude_bin, api_stub, tracker=tracker)
+    result = ex.run("hello", extra_args=["--no-session-persistence"])
+    assert result.ok
+    assert result.session_id is not None
+    assert result.transcript_path is None  # the CLI wrote nothing
+    assert result.cli_version == "2.1.330"  # from `claude --version`, run once
+    assert ex.cli_version() == "2.1.330"
+    (step,) = tracker.session_chain
+    assert step.transcript_path is None
+    assert step.metadata is not None
+    assert step.metadata["leaf_uuid"] is None
