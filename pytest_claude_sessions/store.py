@@ -288,13 +288,14 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _read_range(fd: int, start: int, length: int) -> bytes:
+    # lseek + read rather than os.pread (POSIX only); every caller owns its descriptor.
     chunks: list[bytes] = []
+    os.lseek(fd, start, os.SEEK_SET)
     while length > 0:
-        chunk = os.pread(fd, length, start)
+        chunk = os.read(fd, length)
         if not chunk:
             break
         chunks.append(chunk)
-        start += len(chunk)
         length -= len(chunk)
     return b"".join(chunks)
 
@@ -306,9 +307,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         try:
             _write_all(fd, data)
             os.fsync(fd)
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600; the store is shared by the user's processes
         finally:
             os.close(fd)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the store is shared by the user's processes
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -483,6 +483,7 @@ def test_legacy_file_merges_into_an_existing_journal(tmp_path: Path) -> None:
 
 
 def test_fsync_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLAUDE_SESSIONS_FSYNC", raising=False)
     assert resolve_fsync(None) is True
     for off in ["0", "false", "No", "off "]:
         monkeypatch.setenv("CLAUDE_SESSIONS_FSYNC", off)
@@ -493,6 +494,7 @@ def test_fsync_switch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lock_timeout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLAUDE_SESSIONS_LOCK_TIMEOUT", raising=False)
     assert resolve_lock_timeout(None) == 30.0
     monkeypatch.setenv("CLAUDE_SESSIONS_LOCK_TIMEOUT", "2.5")
     assert resolve_lock_timeout(None) == 2.5
