@@ -321,10 +321,10 @@ def test_arun_runs_calls_concurrently_without_blocking_the_loop(
     assert seen[0] == "system"
     assert seen[-1] == "result"
     assert results[1].events[-1]["type"] == "result"
-    # the loop kept ticking while three CLIs ran (a blocking call would leave one gap as long as a call)
+    # the loop kept ticking while three CLIs ran: a blocking call would leave a gap as long as a whole call
     assert len(gaps) > 10
-    assert max(gaps) < 0.25 * wall
     assert max(gaps) < min(r.elapsed for r in results)
+    assert max(gaps) < wall / 2
 
 
 def test_sync_run_works_inside_a_running_event_loop(
