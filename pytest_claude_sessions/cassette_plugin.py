@@ -1,0 +1,440 @@
+"""pytest wiring for cassettes: options, the ``claude_cassette`` marker and fixture, unused-cassette listing.
+
+Loaded by ``plugin.py`` (``pytest_plugins``); the record/replay work lives in :mod:`.cassettes`. A test
+uses a cassette when it is marked ``@pytest.mark.claude_cassette(...)``, requests the ``claude_cassette``
+fixture, or uses ``claude_executor`` while ``--claude-cassettes`` is on. The cassette is attached to the
+test's executor through the ``pytest_claude_sessions_executor`` hook and finished at teardown: saved unless
+the test failed, then checked for unused interactions.
+
+Record mode precedence: ``--claude-record-mode`` > ``$PYTEST_CLAUDE_RECORD_MODE`` > the marker's ``mode``
+> ini ``claude_record_mode`` > ``none``. The command line beats the marker so that the command a miss
+prints (``pytest '<node id>' --claude-record-mode=once``) always records.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .cassette_files import (
+    CASSETTES_DIRNAME,
+    default_cassette_path,
+    find_unused_cassettes,
+    prune_cassettes,
+)
+from .cassettes import RECORD_MODES, CassetteInterceptor, CassetteReport, RecordMode, parse_record_mode
+from .matching import normalize_match_on
+
+if TYPE_CHECKING:
+    from .executor import ClaudeExecutor
+
+__all__ = ["CassetteSettings", "cassette_path_for", "resolve_cassette_settings"]
+
+MODE_ENV = "PYTEST_CLAUDE_RECORD_MODE"
+ALL_ENV = "PYTEST_CLAUDE_CASSETTES"
+DIR_ENV = "PYTEST_CLAUDE_CASSETTE_DIR"
+MARKER = (
+    "claude_cassette(mode=None, name=None, dir=None, match_on=None, allow_unused=False, "
+    "record_on_failure=False, redact=()): record/replay this test's Claude CLI calls in a cassette "
+    f"(modes: {', '.join(RECORD_MODES)}; default none = replay only)."
+)
+MARKER_KWARGS = frozenset({"mode", "name", "dir", "match_on", "allow_unused", "record_on_failure", "redact"})
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class CassetteSettings:
+    """The run-wide cassette settings; ``mode_source`` is ``cli``, ``env``, ``ini`` or ``default``."""
+
+    mode: RecordMode = "none"
+    mode_source: str = "default"
+    apply_to_all: bool = False
+    cassette_dir: Path | None = None  # replaces <module dir>/cassettes; keeps <module path>/<test>.json
+    redact: tuple[str, ...] = ()
+    list_unused: bool = False
+    prune_unused: bool = False
+
+    @property
+    def mode_forced(self) -> bool:
+        """An explicit command-line/env mode beats each test's marker."""
+        return self.mode_source in ("cli", "env")
+
+
+_SETTINGS = pytest.StashKey[CassetteSettings]()
+_OUTCOMES = pytest.StashKey[dict[str, str]]()
+_REPORT_KEY = pytest.StashKey[CassetteReport]()
+
+
+# --------------------------------------------------------------------------- options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the cassette options in the ``claude-sessions`` group."""
+    group = parser.getgroup("claude-sessions", "claude-sessions")
+    group.addoption(
+        "--claude-record-mode",
+        dest="claude_record_mode",
+        default=None,
+        choices=RECORD_MODES,
+        help=f"Cassette record mode: {', '.join(RECORD_MODES)} (default none: replay only) (env ${MODE_ENV})",
+    )
+    group.addoption(
+        "--claude-cassettes",
+        dest="claude_cassettes",
+        action="store_const",
+        const="1",
+        default=None,
+        help=f"Use a cassette for every test that uses claude_executor, marked or not (env ${ALL_ENV})",
+    )
+    group.addoption(
+        "--claude-cassette-dir",
+        dest="claude_cassette_dir",
+        default=None,
+        help="Directory for all cassettes instead of <test dir>/cassettes (env $" + DIR_ENV + ")",
+    )
+    group.addoption(
+        "--claude-cassettes-unused",
+        dest="claude_cassettes_unused",
+        action="store_true",
+        default=False,
+        help="List cassettes that no collected test uses, then exit without running tests (1 if any)",
+    )
+    group.addoption(
+        "--claude-prune-cassettes",
+        dest="claude_prune_cassettes",
+        action="store_true",
+        default=False,
+        help="Delete cassettes that no collected test uses, then exit without running tests",
+    )
+    parser.addini("claude_record_mode", "Cassette record mode (default: none)", type="string", default="")
+    parser.addini(
+        "claude_cassettes", "Use cassettes for every claude_executor test", type="bool", default=False
+    )
+    parser.addini("claude_cassette_dir", "Directory for all cassettes", type="string", default="")
+    parser.addini(
+        "claude_cassette_redact", "Extra regexes redacted from cassettes", type="linelist", default=[]
+    )
+
+
+def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
+    """Read options, env and ini (CLI > env > ini > default); raises ``pytest.UsageError`` on bad values."""
+    environ = os.environ
+    raw_mode, source = config.getoption("claude_record_mode", None), "cli"
+    if raw_mode is None and environ.get(MODE_ENV, "").strip():
+        raw_mode, source = environ[MODE_ENV], "env"
+    if raw_mode is None and str(config.getini("claude_record_mode")).strip():
+        raw_mode, source = config.getini("claude_record_mode"), "ini"
+    try:
+        mode = parse_record_mode(raw_mode, where=f"record mode (from {source})") if raw_mode else "none"
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    apply_all = bool(config.getoption("claude_cassettes", None))
+    if not apply_all and environ.get(ALL_ENV, "").strip():
+        value = environ[ALL_ENV].strip().lower()
+        if value not in _TRUE | _FALSE:
+            raise pytest.UsageError(f"${ALL_ENV}={environ[ALL_ENV]!r} is not a boolean (use 1 or 0)")
+        apply_all = value in _TRUE
+    elif not apply_all:
+        apply_all = bool(config.getini("claude_cassettes"))
+    directory: Path | None = None
+    raw_dir = config.getoption("claude_cassette_dir", None) or environ.get(DIR_ENV, "").strip()
+    if raw_dir:
+        directory = (config.invocation_params.dir / str(raw_dir)).resolve()
+    elif str(config.getini("claude_cassette_dir")).strip():
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        directory = (base / str(config.getini("claude_cassette_dir")).strip()).resolve()
+    redact = tuple(str(p) for p in config.getini("claude_cassette_redact"))
+    return CassetteSettings(
+        mode=mode,
+        mode_source=source if raw_mode else "default",
+        apply_to_all=apply_all,
+        cassette_dir=directory,
+        redact=redact,
+        list_unused=bool(config.getoption("claude_cassettes_unused", False)),
+        prune_unused=bool(config.getoption("claude_prune_cassettes", False)),
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is None:
+        return []
+    scope = "every claude_executor test" if settings.apply_to_all else "marked tests"
+    where = str(settings.cassette_dir) if settings.cassette_dir else "<test dir>/cassettes"
+    return [f"claude-cassettes: mode={settings.mode} ({settings.mode_source}), for {scope}, dir={where}"]
+
+
+def _xdist_active(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) or hasattr(config, "workerinput")
+
+
+# --------------------------------------------------------------------------- which tests, which file
+
+
+def _marker_kwargs(item: pytest.Item) -> dict[str, Any] | None:
+    marker = item.get_closest_marker("claude_cassette")
+    if marker is None:
+        return None
+    if marker.args:
+        raise pytest.UsageError(
+            f"{item.nodeid}: claude_cassette takes keyword arguments only, got {marker.args!r}"
+        )
+    unknown = set(marker.kwargs) - MARKER_KWARGS
+    if unknown:
+        raise pytest.UsageError(
+            f"{item.nodeid}: claude_cassette got unknown argument(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(MARKER_KWARGS))}"
+        )
+    return dict(marker.kwargs)
+
+
+def uses_cassette(item: pytest.Item, settings: CassetteSettings) -> bool:
+    """Whether ``item`` records/replays: marked, asks for ``claude_cassette``, or the switch is on."""
+    names = getattr(item, "fixturenames", ())
+    if "claude_cassette" in names:
+        return True
+    if "claude_executor" not in names:
+        return False
+    return settings.apply_to_all or item.get_closest_marker("claude_cassette") is not None
+
+
+def test_name(item: pytest.Item) -> str:
+    """The name a cassette file is made from: classes, the function and the parametrize id."""
+    classes = [node.name for node in item.listchain() if isinstance(node, pytest.Class)]
+    return ".".join([*classes, item.name])
+
+
+def cassette_path_for(item: pytest.Item, settings: CassetteSettings) -> Path:
+    """The cassette file of ``item``: marker ``name``/``dir``, else the run's dir, else beside the module."""
+    kwargs = _marker_kwargs(item) or {}
+    module = Path(item.path)
+    directory: Path | None = None
+    if kwargs.get("dir") is not None:
+        directory = Path(str(kwargs["dir"]))
+        if not directory.is_absolute():
+            directory = module.parent / directory
+    elif settings.cassette_dir is not None:
+        rel = os.path.relpath(module.with_suffix(""), item.config.rootpath)
+        directory = (
+            settings.cassette_dir / rel if not rel.startswith("..") else settings.cassette_dir / module.stem
+        )
+    name = kwargs.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise pytest.UsageError(f"{item.nodeid}: claude_cassette(name=...) must be a non-empty string")
+    return default_cassette_path(module, test_name(item), cassette_dir=directory, name=name)
+
+
+def record_command(item: pytest.Item) -> str:
+    """The shell command that re-runs just this test from the directory pytest was started in."""
+    file_part, sep, rest = item.nodeid.partition("::")
+    target = os.path.relpath(item.config.rootpath / file_part, item.config.invocation_params.dir)
+    return f"pytest {shlex.quote(target + sep + rest)}"
+
+
+# --------------------------------------------------------------------------- fixture and executor hook
+
+
+@pytest.fixture
+def claude_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteInterceptor]:
+    """This test's cassette (a ``CassetteInterceptor``): saved at teardown unless the test failed."""
+    item = request.node
+    settings = request.config.stash[_SETTINGS]
+    kwargs = _marker_kwargs(item) or {}
+    mode: RecordMode = settings.mode
+    if kwargs.get("mode") is not None and not settings.mode_forced:
+        try:
+            mode = parse_record_mode(kwargs["mode"], where=f"claude_cassette(mode=...) of {item.nodeid}")
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    try:
+        match_on = normalize_match_on(kwargs.get("match_on"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: claude_cassette: {exc}") from None
+    redact = kwargs.get("redact") or ()
+    redact = (redact,) if isinstance(redact, str) else tuple(redact)
+    interceptor = CassetteInterceptor(
+        cassette_path_for(item, settings),
+        mode=mode,
+        match_on=match_on,
+        allow_unused=bool(kwargs.get("allow_unused", False)),
+        record_on_failure=bool(kwargs.get("record_on_failure", False)),
+        node_id=item.nodeid,
+        record_command=record_command(item),
+        redact_patterns=[*settings.redact, *redact],
+    )
+    item.stash[_OUTCOMES] = {}
+    yield interceptor
+    failed = any(v == "failed" for v in item.stash.get(_OUTCOMES, {}).values())
+    report: CassetteReport | None = None
+    try:
+        report = interceptor.finish(failed=failed)
+    finally:
+        if report is None:  # finish raised after saving: the report is kept on the interceptor
+            report = interceptor.finish(failed=failed, check=False)
+        item.stash[_REPORT_KEY] = report
+
+
+@pytest.hookimpl
+def pytest_claude_sessions_executor(executor: ClaudeExecutor, request: pytest.FixtureRequest) -> None:
+    """Attach the test's cassette to the ``claude_executor`` it uses (when the test uses cassettes)."""
+    settings = request.config.stash[_SETTINGS]
+    if uses_cassette(request.node, settings) and executor.interceptor is None:
+        executor.interceptor = request.getfixturevalue("claude_cassette")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    rep = yield
+    outcomes = item.stash.get(_OUTCOMES, None)
+    if outcomes is not None:
+        outcomes[rep.when] = rep.outcome
+    report = item.stash.get(_REPORT_KEY, None)
+    if rep.when == "teardown" and report is not None:
+        rep.claude_cassette = {**report.to_dict(), "nodeid": item.nodeid}  # JSON-safe: crosses xdist
+    return rep
+
+
+# --------------------------------------------------------------------------- run-wide: summary and unused
+
+
+class _CassetteRun:
+    """Per-process run state (registered as a plugin object, never a module global)."""
+
+    def __init__(self, config: pytest.Config, settings: CassetteSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.reports: list[dict[str, Any]] = []
+        self.collected: list[pytest.Item] = []
+        self.unused: list[Path] = []
+        self.pruned: list[Path] = []
+        self.lister = settings.list_unused or settings.prune_unused
+
+    # ---------------------------------------------------------------- unused cassettes
+    @pytest.hookimpl
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        if self.lister:  # every collected item, before -k/-m deselection
+            self.collected.append(item)
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self.lister:
+            return
+        if session.testsfailed:
+            raise pytest.UsageError(
+                "collection had errors: cassettes of the tests that failed to collect would look unused; "
+                "fix the errors before listing or pruning cassettes"
+            )
+        self.unused = unused_cassettes(self.collected, self.settings)
+        if self.settings.prune_unused:
+            self.pruned = prune_cassettes(self.unused)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        return True if self.lister else None  # list/prune only: run no test
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.settings.list_unused and not self.settings.prune_unused and self.unused:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    # ---------------------------------------------------------------- summary
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "claude_cassette", None)
+        if report.when == "teardown" and isinstance(data, dict):
+            self.reports.append(data)
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        lines = summary_lines(self.reports, self.settings, self.unused, self.pruned, lister=self.lister)
+        if lines:
+            terminalreporter.write_sep("-", "claude cassettes")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+def summary_lines(
+    reports: list[dict[str, Any]],
+    settings: CassetteSettings,
+    unused: list[Path],
+    pruned: list[Path],
+    *,
+    lister: bool,
+) -> list[str]:
+    """The terminal summary: per-run counts, cassettes not saved and why, unused or pruned files."""
+    lines: list[str] = []
+    if lister:
+        if settings.prune_unused:
+            lines.append(f"pruned {len(pruned)} unused cassette(s)")
+            lines += [f"  deleted {p}" for p in pruned]
+        else:
+            lines.append(
+                f"{len(unused)} unused cassette(s)"
+                + (" (delete with --claude-prune-cassettes)" if unused else "")
+            )
+            lines += [f"  {p}" for p in unused]
+        return lines
+    if not reports:
+        return lines
+    replayed = sum(int(r.get("replayed", 0)) for r in reports)
+    recorded = sum(int(r.get("recorded", 0)) for r in reports)
+    saved = sum(1 for r in reports if r.get("saved"))
+    lines.append(
+        f"mode {settings.mode}: {len(reports)} test(s) with cassettes, {replayed} call(s) replayed, "
+        f"{recorded} recorded, {saved} cassette(s) saved"
+    )
+    for r in reports:
+        if r.get("recorded") and not r.get("saved"):
+            lines.append(f"  not saved: {r.get('path')} ({r.get('nodeid')}): {r.get('not_saved_reason')}")
+    return lines
+
+
+def unused_cassettes(items: list[pytest.Item], settings: CassetteSettings) -> list[Path]:
+    """Cassette files in the cassette directories of ``items`` that none of them uses.
+
+    Scanned: the directory of every collected module, and ``cassettes/<stem>/`` directories whose test
+    module no longer exists. A module that was not collected (not in the paths given to pytest) is left alone.
+    """
+    used: set[Path] = set()
+    roots: set[Path] = set()
+    module_dirs: set[Path] = set()
+    for item in items:
+        module = Path(item.path)
+        module_dirs.add(module.parent)
+        kwargs = _marker_kwargs(item) or {}
+        if kwargs.get("dir") is None and kwargs.get("name") is None:
+            roots.add(cassette_path_for(item, settings).parent)
+        if uses_cassette(item, settings) or _marker_kwargs(item) is not None:
+            used.add(cassette_path_for(item, settings))
+    for directory in module_dirs:
+        default_root = directory / CASSETTES_DIRNAME
+        if settings.cassette_dir is None and default_root.is_dir():
+            for sub in default_root.iterdir():
+                if sub.is_dir() and not (directory / (sub.name + ".py")).exists():
+                    roots.add(sub)  # the test module was deleted or renamed
+    return find_unused_cassettes(used, roots)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    settings = resolve_cassette_settings(config)
+    if settings.list_unused or settings.prune_unused:
+        if _xdist_active(config):
+            raise pytest.UsageError(
+                "--claude-cassettes-unused / --claude-prune-cassettes need every test collected in one "
+                "process: run them without -n (or with -n 0)"
+            )
+        if any("::" in str(arg) for arg in config.args):
+            raise pytest.UsageError(
+                "--claude-cassettes-unused / --claude-prune-cassettes look at whole test files: pass "
+                "directories or files, not node ids (the other tests' cassettes would look unused)"
+            )
+    config.stash[_SETTINGS] = settings
+    config.pluginmanager.register(_CassetteRun(config, settings), "claude_sessions_cassettes")

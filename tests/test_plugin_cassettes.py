@@ -1,0 +1,252 @@
+"""The cassette options, marker and fixture in real pytest runs (pytester), recording with the real CLI.
+
+Inner runs record with ``--claude-record-mode=once`` against the stub, then replay with no binary at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGIN = ("-p", "pytest_claude_sessions.cassette_plugin")
+
+CHAIN_TEST = """
+import pytest
+
+pytestmark = pytest.mark.claude_cassette
+
+class TestAgent:
+    @pytest.mark.parametrize("who", ["Alice"])
+    def test_chain(self, claude_executor, claude_api_stub, who):
+        first = claude_executor.run(f"my name is {who}")
+        second = claude_executor.run("what is my name?", resume=first.session_id)
+        fork = claude_executor.run("what is my name?", resume=first.session_id, fork=True)
+        assert who in second.result and who in fork.result
+        verdict = claude_executor.validator.check_continuity(
+            first.session_id, fork.session_id, working_dir=claude_executor.cwd, kind="fork"
+        )
+        assert verdict, verdict.reason
+        live = len(claude_api_stub.requests)
+        assert live == (0 if second.replayed else 3), live
+
+def test_without_marker_is_untouched(claude_executor):
+    assert claude_executor.interceptor is not None  # pytestmark applies to the whole module
+"""
+
+
+@pytest.fixture
+def no_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """No claude on PATH (only the python interpreter's directory) and $CLAUDE_BIN pointing nowhere."""
+    bin_dir = tmp_path / "only-python"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
+    return "--claude-bin=/nonexistent/claude"
+
+
+def _cassette(pytester: pytest.Pytester, module: str, name: str) -> Path:
+    return pytester.path / "cassettes" / module / f"{name}.json"
+
+
+def test_record_then_replay_without_the_cli(
+    pytester: pytest.Pytester, claude_bin: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_agent=CHAIN_TEST)
+    recorded = pytester.runpytest_subprocess(
+        *PLUGIN, "--claude-record-mode=once", f"--claude-bin={claude_bin}"
+    )
+    recorded.assert_outcomes(passed=2)
+    recorded.stdout.fnmatch_lines(["*claude-cassettes: mode=once (cli)*", "*0 call(s) replayed, 3 recorded*"])
+    path = _cassette(pytester, "test_agent", "TestAgent.test_chain[Alice]")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["header"]["node_id"] == "test_agent.py::TestAgent::test_chain[Alice]"
+    assert [i["request"]["kind"] for i in data["interactions"]] == ["new", "resume", "fork"]
+    assert not _cassette(pytester, "test_agent", "test_without_marker_is_untouched").exists()  # no calls
+
+    # replay: no binary anywhere, default mode (none), under xdist too
+    bin_dir = tmp_path / "only-python"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
+    before = path.read_bytes()
+    for extra in ([], ["-n", "2"]):
+        replayed = pytester.runpytest_subprocess(*PLUGIN, "--claude-bin=/nonexistent/claude", *extra)
+        replayed.assert_outcomes(passed=2)
+        replayed.stdout.fnmatch_lines(
+            ["*claude-cassettes: mode=none (default)*", "*3 call(s) replayed, 0 recorded*"]
+        )
+    assert path.read_bytes() == before
+
+    # the prompt changed: the replay fails with a diff and the command that re-records it
+    pytester.makepyfile(test_agent=CHAIN_TEST.replace('f"my name is {who}"', 'f"I am {who}"'))
+    changed = pytester.runpytest_subprocess(*PLUGIN, "--claude-bin=/nonexistent/claude")
+    changed.assert_outcomes(passed=1, failed=1)
+    changed.stdout.fnmatch_lines(
+        [
+            "*CassetteMismatchError: Claude call #1 does not match the next recorded interaction*",
+            '*-  "prompt": "my name is Alice",*',
+            '*+  "prompt": "I am Alice",*',
+            "*re-record with: pytest 'test_agent.py::TestAgent::test_chain[[]Alice]' "
+            "--claude-record-mode=rewrite*",
+        ]
+    )
+    assert path.read_bytes() == before
+
+
+def test_failing_test_keeps_no_cassette_unless_asked(pytester: pytest.Pytester, claude_bin: Path) -> None:
+    pytester.makepyfile(
+        test_fail="""
+        import pytest
+
+        @pytest.mark.claude_cassette
+        def test_fails(claude_executor, claude_api_stub):
+            claude_executor.run("hello")
+            assert False, "the agent misbehaved"
+
+        @pytest.mark.claude_cassette(record_on_failure=True, name="kept")
+        def test_fails_but_keeps(claude_cassette, claude_executor, claude_api_stub):
+            assert claude_executor.interceptor is claude_cassette
+            assert False, "no call, nothing to keep"
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN, "--claude-record-mode=once", f"--claude-bin={claude_bin}")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*not saved: *test_fails.json (test_fail.py::test_fails): the test failed*"])
+    assert not (pytester.path / "cassettes").exists() or not any(
+        (pytester.path / "cassettes").rglob("*.json")
+    )
+
+
+def test_missing_cassette_fails_with_the_record_command(pytester: pytest.Pytester, no_cli: str) -> None:
+    pytester.makepyfile(
+        test_miss="""
+        import pytest
+
+        @pytest.mark.claude_cassette
+        @pytest.mark.parametrize("x", ["a b/c"])
+        def test_needs_recording(claude_executor, x):
+            claude_executor.run("hello " + x)
+
+        def test_unmarked(claude_executor):
+            assert claude_executor.interceptor is None
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN, no_cli)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*CassetteMissError: Claude call #1 has no cassette to replay from*does not exist*",
+            "*Record it with: pytest 'test_miss.py::test_needs_recording[[]a b/c]' "
+            "--claude-record-mode=once*",
+        ]
+    )
+
+
+def test_switch_applies_cassettes_to_every_executor_test(pytester: pytest.Pytester, no_cli: str) -> None:
+    pytester.makepyfile(
+        test_all="""
+        def test_unmarked(claude_executor):
+            assert claude_executor.interceptor is not None
+            assert claude_executor.interceptor.mode == "once"
+        """
+    )
+    pytester.makeini("[pytest]\nclaude_cassettes = true\nclaude_record_mode = once\n")
+    pytester.runpytest_subprocess(*PLUGIN, no_cli).assert_outcomes(passed=1)
+
+
+def test_env_mode_beats_marker_and_bad_values_are_usage_errors(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, no_cli: str
+) -> None:
+    pytester.makepyfile(
+        test_env="""
+        import pytest
+
+        @pytest.mark.claude_cassette(mode="none")
+        def test_mode(claude_cassette):
+            assert claude_cassette.mode == "new_episodes"
+        """
+    )
+    monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "new_episodes")
+    pytester.runpytest_subprocess(*PLUGIN, no_cli).assert_outcomes(passed=1)
+    monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "sometimes")
+    bad = pytester.runpytest_subprocess(*PLUGIN, no_cli)
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*invalid record mode (from env) 'sometimes'; use one of: none, once*"])
+
+
+def test_marker_with_unknown_argument_is_an_error(pytester: pytest.Pytester, no_cli: str) -> None:
+    pytester.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.claude_cassette(record_mode="once")
+        def test_x(claude_cassette):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN, no_cli)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*claude_cassette got unknown argument(s) record_mode*"])
+
+
+def test_list_and_prune_unused_cassettes(pytester: pytest.Pytester, no_cli: str) -> None:
+    pytester.makepyfile(
+        test_keep="""
+        import pytest
+
+        @pytest.mark.claude_cassette
+        def test_used(claude_executor):
+            pass
+
+        @pytest.mark.claude_cassette
+        def test_deselected(claude_executor):
+            pass
+        """
+    )
+    files = {
+        "used": _cassette(pytester, "test_keep", "test_used"),
+        "deselected": _cassette(pytester, "test_keep", "test_deselected"),
+        "stale": _cassette(pytester, "test_keep", "test_renamed_long_ago"),
+        "orphan": _cassette(pytester, "test_removed_module", "test_x"),
+    }
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    listed = pytester.runpytest_subprocess(*PLUGIN, no_cli, "--claude-cassettes-unused", "-k", "used")
+    assert listed.ret == pytest.ExitCode.TESTS_FAILED
+    listed.stdout.fnmatch_lines(["*2 unused cassette(s) (delete with --claude-prune-cassettes)*"])
+    out = listed.stdout.str()
+    assert str(files["stale"]) in out and str(files["orphan"]) in out
+    assert str(files["used"]) not in out and str(files["deselected"]) not in out
+    assert "passed" not in out  # listing runs no test
+
+    narrowed = pytester.runpytest_subprocess(
+        *PLUGIN, no_cli, "--claude-prune-cassettes", "test_keep.py::test_used"
+    )
+    assert narrowed.ret == pytest.ExitCode.USAGE_ERROR and files["stale"].exists()
+
+    pruned = pytester.runpytest_subprocess(*PLUGIN, no_cli, "--claude-prune-cassettes")
+    assert pruned.ret == pytest.ExitCode.OK
+    pruned.stdout.fnmatch_lines(["*pruned 2 unused cassette(s)*"])
+    assert files["used"].exists() and files["deselected"].exists()
+    assert not files["stale"].exists() and not files["orphan"].exists()
+    clean = pytester.runpytest_subprocess(*PLUGIN, no_cli, "--claude-cassettes-unused")
+    assert clean.ret == pytest.ExitCode.OK
+    clean.stdout.fnmatch_lines(["*0 unused cassette(s)*"])
+
+
+def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(*PLUGIN, "--help")
+    result.stdout.fnmatch_lines(
+        [
+            "*--claude-record-mode=*",
+            "*--claude-cassettes *",
+            "*--claude-cassette-dir=*",
+            "*--claude-cassettes-unused*",
+            "*--claude-prune-cassettes*",
+        ]
+    )
