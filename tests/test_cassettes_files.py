@@ -22,8 +22,9 @@ from pytest_claude_sessions.cassette_files import (
     prune_cassettes,
     safe_cassette_name,
 )
-from pytest_claude_sessions.cassettes import CassetteInterceptor, parse_record_mode
+from pytest_claude_sessions.cassettes import CassetteInterceptor, parse_record_mode, use_cassette
 from pytest_claude_sessions.matching import normalize_match_on
+from pytest_claude_sessions.models import CliCall, CliOutcome
 
 HOSTILE = [
     "../../etc/passwd",
@@ -213,3 +214,50 @@ def test_find_and_prune_unused(tmp_path: Path) -> None:
     assert used.exists() and not stale.exists() and not orphan.exists()
     assert not orphan.parent.exists()  # emptied directories go too
     assert find_unused_cassettes([used], [root, tmp_path / "missing"]) == []
+
+
+# --------------------------------------------------------------------------- plain outcomes through the seam
+
+
+def _plain_call(tmp_path: Path, prompt: str) -> CliCall:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return CliCall(
+        argv=["claude"], prompt=prompt, kind="new", cwd=work, config_dir=work / "cfg", env={}, timeout=1.0
+    )
+
+
+def test_use_cassette_replays_timeouts_and_keeps_nothing_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    partial = CliOutcome(None, '{"type":"system","subtype":"init"}\n', "killed", 1.0, timed_out=True)
+    with use_cassette(path, mode="once") as cassette:
+        out = cassette.intercept(_plain_call(tmp_path, "slow"), lambda c: partial)
+        assert out is partial
+    with use_cassette(path) as replay:
+        again = replay.intercept(_plain_call(tmp_path, "slow"), lambda c: pytest.fail("must not run"))
+    assert again.replayed and again.timed_out and again.returncode is None
+    assert (again.stdout, again.stderr) == (partial.stdout, partial.stderr)
+
+    other = tmp_path / "other.json"
+
+    def block() -> None:
+        with use_cassette(other, mode="once") as failing:
+            failing.intercept(_plain_call(tmp_path, "x"), lambda c: CliOutcome(0, "{}", "", 0.1))
+            raise RuntimeError("the block failed")
+
+    with pytest.raises(RuntimeError, match="the block failed"):
+        block()
+    assert not other.exists()
+
+
+def test_proceed_errors_record_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once")
+
+    def boom(call: CliCall) -> CliOutcome:
+        raise OSError("no binary")
+
+    with pytest.raises(OSError, match="no binary"):
+        cassette.intercept(_plain_call(tmp_path, "x"), boom)
+    report = cassette.finish()
+    assert report.recorded == 0 and report.not_saved_reason == "nothing was recorded" and not path.exists()
