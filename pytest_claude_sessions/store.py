@@ -612,8 +612,20 @@ class SessionStore:
                     f"(a copied or renamed file?); move it away"
                 )
             if not parsed.ok:
-                with self.locked(path):
-                    self._repair_locked(agent_id, path)
+                try:
+                    with self.locked(path):
+                        self._repair_locked(agent_id, path)
+                except (OSError, StoreCorruptionError) as exc:
+                    # A read-only store (CI artifacts, another user's directory): serve what can be recovered
+                    # without moving anything; a writer with permissions will quarantine it.
+                    warnings.warn(
+                        f"the journal {path} is damaged ({parsed.describe_damage()}) and could not be "
+                        f"quarantined ({exc}); returning the {len(parsed.records)} recoverable records, the "
+                        f"file is left as it is",
+                        StoreWarning,
+                        stacklevel=3,
+                    )
+                    return ReadResult(parsed.records, True, JournalCursor(path))
                 continue
             if parsed.torn_tail:
                 self._warn_if_still_torn(path, parsed.complete_length)

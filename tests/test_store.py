@@ -551,3 +551,25 @@ def test_a_rewrite_removes_temp_files_left_by_a_killed_rewrite(tmp_path: Path) -
     store.compact("a")
     assert not stale.exists()
     assert unrelated.exists()
+
+
+def test_damaged_file_in_a_store_that_cannot_be_written_is_read_not_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root ignores directory permissions, so a read-only filesystem is simulated where the store writes.
+    store = SessionStore(tmp_path)
+    append(store, "a", "s1")
+    append(store, "a", "s2")
+    path = store.journal_path("a")
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\nnot json\n", 1))
+    before = path.read_bytes()
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(os, "link", refuse)
+    monkeypatch.setattr("shutil.copy2", refuse)
+    with pytest.warns(StoreWarning, match="could not be quarantined.*2 recoverable records"):
+        assert [r.session_id for r in SessionStore(tmp_path).load("a")] == ["s1", "s2"]
+    assert path.read_bytes() == before
+    assert SessionStore(tmp_path).quarantined_files() == []
