@@ -1,7 +1,7 @@
 """Cassette files on disk: safe names, the JSON format, atomic locked writes, and finding unused cassettes.
 
-A cassette is one JSON file per test node. Writes go temp file → fsync → ``os.replace`` under a sidecar
-``<file>.lock`` (filelock), so concurrent runs and xdist workers never leave a torn or interleaved file. A
+A cassette is one JSON file per test node. Writes go temp file → fsync → ``os.replace`` under a file lock
+(filelock), so concurrent runs and xdist workers never leave a torn or interleaved file. A
 file that cannot be parsed is an error naming it; it is never silently re-recorded over.
 """
 
@@ -33,6 +33,7 @@ __all__ = [
     "dump_cassette",
     "find_unused_cassettes",
     "load_cassette_data",
+    "lock_path_for",
     "prune_cassettes",
     "safe_cassette_name",
 ]
@@ -187,17 +188,31 @@ def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
             os.close(dir_fd)
 
 
+def lock_path_for(path: Path) -> Path:
+    """The lock file guarding cassette ``path``.
+
+    Kept out of the test tree (cassettes are committed; lock files would litter ``git status``): a per-user
+    directory under the temp dir, named by the hash of the cassette's real path, so every process on the
+    machine that writes the same cassette (xdist workers, parallel runs) takes the same lock.
+    """
+    real = os.path.realpath(path)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    user = getattr(os, "getuid", lambda: "user")()
+    return Path(tempfile.gettempdir()) / f"pytest-claude-cassette-locks-{user}" / f"{digest}.lock"
+
+
 @contextlib.contextmanager
 def cassette_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
-    """Hold the sidecar lock ``<path>.lock`` (never across a CLI call: only around read-modify-write)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(path) + ".lock", timeout=timeout)
+    """Hold the lock of cassette ``path`` (never across a CLI call: only around read-modify-write)."""
+    lock_path = lock_path_for(path)
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_path), timeout=timeout)
     try:
         lock.acquire()
     except filelock.Timeout as exc:
         raise CassetteLockError(
-            f"could not lock cassette {path} within {timeout:g}s (lock file {path}.lock); another run is "
-            "saving it, or a crashed writer left it on a network filesystem"
+            f"could not lock cassette {path} within {timeout:g}s (lock file {lock_path}); another run is "
+            "saving it, or a hung process holds it"
         ) from exc
     try:
         yield
@@ -236,8 +251,6 @@ def prune_cassettes(paths: Iterable[Path]) -> list[Path]:
                 path.unlink()
             except FileNotFoundError:
                 continue
-        with contextlib.suppress(OSError):
-            Path(str(path) + ".lock").unlink()
         removed.append(path)
         with contextlib.suppress(OSError):  # drop directories the pruning emptied
             path.parent.rmdir()
