@@ -279,6 +279,19 @@ def claude_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteIntercep
         if report is None:  # finish raised after saving: the report is kept on the interceptor
             report = interceptor.finish(failed=failed, check=False)
         item.stash[_REPORT_KEY] = report
+        item.add_report_section("teardown", "claude cassette", section_text(report))
+
+
+def section_text(report: CassetteReport) -> str:
+    """The per-test report section: which cassette, what was replayed/recorded, saved or why not."""
+    lines = [
+        f"cassette: {report.path}",
+        f"mode: {report.mode}; replayed {report.replayed} call(s), recorded {report.recorded}",
+        "saved" if report.saved else f"not saved: {report.not_saved_reason}",
+    ]
+    if report.unused:
+        lines.append(f"unused recorded interactions: #{', #'.join(map(str, report.unused))}")
+    return "\n".join(lines)
 
 
 @pytest.hookimpl

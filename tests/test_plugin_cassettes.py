@@ -115,6 +115,14 @@ def test_failing_test_keeps_no_cassette_unless_asked(pytester: pytest.Pytester, 
     )
     result = pytester.runpytest_subprocess(*PLUGIN, "--claude-record-mode=once", f"--claude-bin={claude_bin}")
     result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*Captured claude cassette teardown*",
+            "cassette: *test_fails.json",
+            "mode: once; replayed 0 call(s), recorded 1",
+            "not saved: the test failed (set record_on_failure to keep its recording)",
+        ]
+    )
     result.stdout.fnmatch_lines(["*not saved: *test_fails.json (test_fail.py::test_fails): the test failed*"])
     assert not (pytester.path / "cassettes").exists() or not any(
         (pytester.path / "cassettes").rglob("*.json")
