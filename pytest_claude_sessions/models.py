@@ -115,6 +115,7 @@ class SessionInfo:
         count = kwargs.get("interaction_count", 0)
         if isinstance(count, bool) or not isinstance(count, int):
             raise ValueError(f"session record has a bad 'interaction_count': {_short(data)}")
+        kwargs["interaction_count"] = count
         for text_key in ("last_prompt", "last_response"):
             value = kwargs.get(text_key)
             kwargs[text_key] = "" if value is None else str(value)

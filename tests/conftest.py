@@ -19,7 +19,14 @@ LOCAL_CLI = REPO_ROOT / ".claude-cli" / "node_modules" / ".bin" / "claude"
 
 # Variables that would leak the outer run's settings into inner pytester runs or into the CLI.
 _SCRUB_PREFIXES = ("PYTEST_CLAUDE_", "PYTEST_XDIST_", "ANTHROPIC_")
-_SCRUB_NAMES = ("CLAUDE_SESSIONS_DIR", "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")
+_SCRUB_NAMES = (
+    "CLAUDE_SESSIONS_DIR",
+    "CLAUDE_SESSIONS_FSYNC",
+    "CLAUDE_SESSIONS_LOCK_TIMEOUT",
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_MAX_RETRIES",
+    "API_TIMEOUT_MS",
+)
 
 
 @pytest.fixture(autouse=True)
