@@ -34,7 +34,14 @@ from .matching import normalize_match_on
 if TYPE_CHECKING:
     from .executor import ClaudeExecutor
 
-__all__ = ["CassetteSettings", "cassette_path_for", "resolve_cassette_settings"]
+__all__ = [
+    "CassetteSettings",
+    "MarkerError",
+    "build_cassette",
+    "cassette_path_for",
+    "resolve_cassette_settings",
+    "unused_cassettes",
+]
 
 MODE_ENV = "PYTEST_CLAUDE_RECORD_MODE"
 ALL_ENV = "PYTEST_CLAUDE_CASSETTES"
@@ -178,17 +185,19 @@ def _xdist_active(config: pytest.Config) -> bool:
 # --------------------------------------------------------------------------- which tests, which file
 
 
+class MarkerError(ValueError):
+    """A ``claude_cassette`` marker with bad arguments (the message names the test)."""
+
+
 def _marker_kwargs(item: pytest.Item) -> dict[str, Any] | None:
     marker = item.get_closest_marker("claude_cassette")
     if marker is None:
         return None
     if marker.args:
-        raise pytest.UsageError(
-            f"{item.nodeid}: claude_cassette takes keyword arguments only, got {marker.args!r}"
-        )
+        raise MarkerError(f"{item.nodeid}: claude_cassette takes keyword arguments only, got {marker.args!r}")
     unknown = set(marker.kwargs) - MARKER_KWARGS
     if unknown:
-        raise pytest.UsageError(
+        raise MarkerError(
             f"{item.nodeid}: claude_cassette got unknown argument(s) {', '.join(sorted(unknown))}; "
             f"valid: {', '.join(sorted(MARKER_KWARGS))}"
         )
@@ -205,7 +214,7 @@ def uses_cassette(item: pytest.Item, settings: CassetteSettings) -> bool:
     return settings.apply_to_all or item.get_closest_marker("claude_cassette") is not None
 
 
-def test_name(item: pytest.Item) -> str:
+def cassette_test_name(item: pytest.Item) -> str:
     """The name a cassette file is made from: classes, the function and the parametrize id."""
     classes = [node.name for node in item.listchain() if isinstance(node, pytest.Class)]
     return ".".join([*classes, item.name])
@@ -227,8 +236,32 @@ def cassette_path_for(item: pytest.Item, settings: CassetteSettings) -> Path:
         )
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise pytest.UsageError(f"{item.nodeid}: claude_cassette(name=...) must be a non-empty string")
-    return default_cassette_path(module, test_name(item), cassette_dir=directory, name=name)
+        raise MarkerError(f"{item.nodeid}: claude_cassette(name=...) must be a non-empty string")
+    return default_cassette_path(module, cassette_test_name(item), cassette_dir=directory, name=name)
+
+
+def build_cassette(item: pytest.Item, settings: CassetteSettings) -> CassetteInterceptor:
+    """The cassette of ``item`` per its marker and the run's settings; raises ``ValueError`` on bad args."""
+    kwargs = _marker_kwargs(item) or {}
+    mode: RecordMode = settings.mode
+    if kwargs.get("mode") is not None and not settings.mode_forced:
+        mode = parse_record_mode(kwargs["mode"], where=f"claude_cassette(mode=...) of {item.nodeid}")
+    try:
+        match_on = normalize_match_on(kwargs.get("match_on"))
+    except ValueError as exc:
+        raise MarkerError(f"{item.nodeid}: claude_cassette: {exc}") from None
+    redact = kwargs.get("redact") or ()
+    redact = (redact,) if isinstance(redact, str) else tuple(redact)
+    return CassetteInterceptor(
+        cassette_path_for(item, settings),
+        mode=mode,
+        match_on=match_on,
+        allow_unused=bool(kwargs.get("allow_unused", False)),
+        record_on_failure=bool(kwargs.get("record_on_failure", False)),
+        node_id=item.nodeid,
+        record_command=record_command(item),
+        redact_patterns=[*settings.redact, *redact],
+    )
 
 
 def record_command(item: pytest.Item) -> str:
@@ -245,30 +278,10 @@ def record_command(item: pytest.Item) -> str:
 def claude_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteInterceptor]:
     """This test's cassette (a ``CassetteInterceptor``): saved at teardown unless the test failed."""
     item = request.node
-    settings = request.config.stash[_SETTINGS]
-    kwargs = _marker_kwargs(item) or {}
-    mode: RecordMode = settings.mode
-    if kwargs.get("mode") is not None and not settings.mode_forced:
-        try:
-            mode = parse_record_mode(kwargs["mode"], where=f"claude_cassette(mode=...) of {item.nodeid}")
-        except ValueError as exc:
-            raise pytest.UsageError(str(exc)) from None
     try:
-        match_on = normalize_match_on(kwargs.get("match_on"))
-    except ValueError as exc:
-        raise pytest.UsageError(f"{item.nodeid}: claude_cassette: {exc}") from None
-    redact = kwargs.get("redact") or ()
-    redact = (redact,) if isinstance(redact, str) else tuple(redact)
-    interceptor = CassetteInterceptor(
-        cassette_path_for(item, settings),
-        mode=mode,
-        match_on=match_on,
-        allow_unused=bool(kwargs.get("allow_unused", False)),
-        record_on_failure=bool(kwargs.get("record_on_failure", False)),
-        node_id=item.nodeid,
-        record_command=record_command(item),
-        redact_patterns=[*settings.redact, *redact],
-    )
+        interceptor = build_cassette(item, request.config.stash[_SETTINGS])
+    except (MarkerError, ValueError) as exc:
+        pytest.fail(str(exc), pytrace=False)
     item.stash[_OUTCOMES] = {}
     yield interceptor
     failed = any(v == "failed" for v in item.stash.get(_OUTCOMES, {}).values())
@@ -344,7 +357,10 @@ class _CassetteRun:
                 "collection had errors: cassettes of the tests that failed to collect would look unused; "
                 "fix the errors before listing or pruning cassettes"
             )
-        self.unused = unused_cassettes(self.collected, self.settings)
+        try:
+            self.unused = unused_cassettes(self.collected, self.settings)
+        except MarkerError as exc:
+            raise pytest.UsageError(str(exc)) from None
         if self.settings.prune_unused:
             self.pruned = prune_cassettes(self.unused)
 
