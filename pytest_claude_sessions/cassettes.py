@@ -307,8 +307,8 @@ class CassetteInterceptor:
         self, call: CliCall, plan: _Plan, outcome: CliOutcome, before: dict[str, int], elapsed: float
     ) -> None:
         scrub = plan.scrubber
-        chunks = collect_chunks(call.config_dir, before)
         stdout = _split_stdout(outcome.stdout)
+        chunks = _own_chunks(collect_chunks(call.config_dir, before), _session_of(stdout))
         entry: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "position": plan.position,
@@ -380,7 +380,7 @@ class CassetteInterceptor:
     def save(self) -> bool:
         """Write the recorded interactions (merged per mode, under the file lock); ``False``: kept theirs."""
         with self._lock:
-            new = list(self._new)
+            new = sorted(self._new, key=lambda i: int(i.get("position", 0)))  # call order, not finish order
         with cassette_lock(self.path, self.lock_timeout):
             current = load_cassette_data(self.path)
             if self.mode == "new_episodes" and current is not None:
@@ -462,6 +462,31 @@ def _render_stdout(stored: Any, where: str) -> str:
     if isinstance(stored.get("text"), str):
         return str(stored["text"])
     raise CassetteError(f"{where}: 'stdout' must be an object with 'json', 'lines' or 'text'")
+
+
+def _session_of(stdout: dict[str, Any]) -> str | None:
+    """The session id the call ended in (the result's, else any event's)."""
+    candidates = [stdout.get("json"), *reversed(stdout.get("lines") or [])]
+    for payload in candidates:
+        if isinstance(payload, dict) and isinstance(payload.get("session_id"), str):
+            return str(payload["session_id"])
+    return None
+
+
+def _own_chunks(chunks: list[TranscriptChunk], session_id: str | None) -> list[TranscriptChunk]:
+    """Only the files of the call's own session (``<id>.jsonl`` and ``<id>/…`` for subagents).
+
+    A call writes only to its session's files, so this keeps concurrent calls of one test (``asyncio.gather``)
+    from recording each other's records. Without a session id (an error before the session) keep all.
+    """
+    if session_id is None:
+        return chunks
+    own = []
+    for chunk in chunks:
+        parts = chunk.path.split("/")
+        if len(parts) >= 2 and (parts[1] == f"{session_id}.jsonl" or parts[1] == session_id):
+            own.append(chunk)
+    return own
 
 
 def _cli_version(stdout: dict[str, Any], chunks: list[TranscriptChunk]) -> str | None:

@@ -425,3 +425,33 @@ def test_secrets_never_reach_the_cassette(
     out = _replayer(tmp_path, replay, {**offline, "ANTHROPIC_AUTH_TOKEN": env_secret}).run(prompt)
     assert out.replayed and key not in (out.result or "")
     replay.finish()
+
+
+def test_concurrent_calls_record_only_their_own_transcripts(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once")
+    ex = _live(claude_bin, api_stub, tmp_path / "a", cassette)
+
+    async def both(executor: ClaudeExecutor) -> list[ClaudeResult]:
+        return list(await asyncio.gather(executor.arun("my name is Ann"), executor.arun("my name is Bo")))
+
+    live = asyncio.run(both(ex))
+    live_lines = [len(r.transcript_path.read_text().splitlines()) for r in live if r.transcript_path]
+    cassette.finish()
+    data = load_cassette_data(path)
+    assert data is not None
+    assert [i["request"]["prompt"] for i in data["interactions"]] == ["my name is Ann", "my name is Bo"]
+    for interaction, result in zip(data["interactions"], live, strict=True):
+        assert [c["path"].split("/")[1] for c in interaction["transcripts"]] == [f"{result.session_id}.jsonl"]
+
+    replay = CassetteInterceptor(path)
+    ex2 = _replayer(tmp_path, replay, offline)
+    again = asyncio.run(both(ex2))
+    assert [r.session_id for r in again] == [r.session_id for r in live]
+    assert [len(r.transcript_path.read_text().splitlines()) for r in again if r.transcript_path] == live_lines
+    for r in again:
+        assert r.session_id is not None
+        assert ex2.validator.validate_session_file(r.session_id, working_dir=ex2.cwd) == (True, None)
+    replay.finish()
