@@ -13,6 +13,7 @@ replaces the cassette) and ``rewrite`` (the old cassette is deleted up front, th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -135,6 +136,7 @@ class CassetteInterceptor:
         self._lock = threading.Lock()
         self._calls = 0
         self._used: set[int] = set()
+        self._replayed_at: dict[int, int] = {}  # call position -> index of the interaction it replayed
         self._new: list[dict[str, Any]] = []
         self._replayed = 0
         self._errors: list[CassetteError] = []
@@ -208,6 +210,7 @@ class CassetteInterceptor:
                 )
                 if not differ:
                     self._used.add(index)
+                    self._replayed_at[plan.position] = index
                     plan.replay_index = index
                     return plan
                 diffs.append((index, differ))
@@ -381,11 +384,24 @@ class CassetteInterceptor:
         """Write the recorded interactions (merged per mode, under the file lock); ``False``: kept theirs."""
         with self._lock:
             new = sorted(self._new, key=lambda i: int(i.get("position", 0)))  # call order, not finish order
+            # this run's calls in order: replayed interactions and new recordings interleaved
+            sequence = sorted(
+                [(p, self.interactions[i]) for p, i in self._replayed_at.items()]
+                + [(int(i.get("position", 0)), i) for i in new],
+                key=lambda pair: pair[0],
+            )
         with cassette_lock(self.path, self.lock_timeout):
             current = load_cassette_data(self.path)
             if self.mode == "new_episodes" and current is not None:
-                known = {i.get("id") for i in current["interactions"]}
-                interactions = [*current["interactions"], *(i for i in new if i["id"] not in known)]
+                # Keep the file in call order (a call inserted mid-test lands where it is made, so a strict
+                # replay finds it there); interactions this run did not use, or that a concurrent run
+                # appended, follow in their existing order.
+                ordered = [i for _, i in sequence]
+                taken = {interaction_id(i) for i in ordered}
+                interactions = [
+                    *ordered,
+                    *(i for i in current["interactions"] if interaction_id(i) not in taken),
+                ]
                 header = dict(current.get("header") or {})
             elif self.mode == "once" and current is not None and current["interactions"]:
                 return False  # a concurrent run (xdist --dist each, two CI jobs) recorded it first
@@ -430,6 +446,15 @@ def use_cassette(path: str | Path, **kwargs: Any) -> Iterator[CassetteIntercepto
 
 
 # --------------------------------------------------------------------------- output helpers
+
+
+def interaction_id(interaction: dict[str, Any]) -> str:
+    """A recorded interaction's id (a content hash for hand-written ones without one)."""
+    value = interaction.get("id")
+    if isinstance(value, str) and value:
+        return value
+    text = json.dumps(interaction, sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _split_stdout(stdout: str) -> dict[str, Any]:

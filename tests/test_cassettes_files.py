@@ -261,3 +261,27 @@ def test_proceed_errors_record_nothing(tmp_path: Path) -> None:
         cassette.intercept(_plain_call(tmp_path, "x"), boom)
     report = cassette.finish()
     assert report.recorded == 0 and report.not_saved_reason == "nothing was recorded" and not path.exists()
+
+
+def test_new_episodes_inserts_a_new_call_where_it_is_made(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+
+    def answer(call: CliCall) -> CliOutcome:
+        return CliOutcome(
+            0, json.dumps({"type": "result", "session_id": "s", "result": call.prompt}), "", 0.01
+        )
+
+    def run(mode: str, prompts: list[str], proceed: object = answer) -> list[bool]:
+        cassette = CassetteInterceptor(path, mode=mode)
+        outs = [cassette.intercept(_plain_call(tmp_path, p), proceed) for p in prompts]  # type: ignore[arg-type]
+        cassette.finish()
+        return [o.replayed for o in outs]
+
+    def never(call: CliCall) -> CliOutcome:
+        raise AssertionError(f"{call.prompt!r} should have been replayed")
+
+    assert run("once", ["A", "B"]) == [False, False]
+    assert run("new_episodes", ["A", "X", "B"]) == [True, False, True]
+    data = load_cassette_data(path)
+    assert data is not None and [i["request"]["prompt"] for i in data["interactions"]] == ["A", "X", "B"]
+    assert run("none", ["A", "X", "B"], never) == [True, True, True]  # strict order finds X in its place
