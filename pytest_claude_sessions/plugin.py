@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import assertions, budget, distributed, reporting, runs
+from . import distributed, reporting, runs
 from .settings import OPTION_SPECS, Settings, SettingsError, resolve_settings
 
 if TYPE_CHECKING:
+    from . import budget
     from .executor import ClaudeExecutor
     from .manager import SessionManager
     from .stub import MessagesStub
@@ -188,7 +189,15 @@ def _integration_missing(settings: Settings) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``claude_integration`` tests unless enabled, naming everything that is missing."""
-    marked = [item for item in items if item.get_closest_marker("claude_integration") is not None]
+    marked: list[pytest.Item] = []
+    for item in items:
+        # One walk over each item's markers: this runs for every test of suites that never use Claude.
+        for mark in item.iter_markers():
+            if mark.name == "claude_integration":
+                marked.append(item)
+                break
+            if mark.name == "claude_session":
+                _register_per_test_hooks(config)
     if not marked:
         return
     missing = _integration_missing(config.stash[_RUN].settings)
@@ -242,6 +251,7 @@ def session_tracker(
     """The session chain of this test node for this run (agent id: the node id or claude_session(agent=))."""
     item = request.node
     agent = _agent_id(item)
+    _register_per_test_hooks(request.config)
     # Trackers come from the process-wide manager: one store (one lock object per journal) per process.
     tracker = session_manager.tracker(agent)
     state = _TestState(tracker, agent, start_step=len(tracker.session_chain))
@@ -278,6 +288,8 @@ def build_executor(request: pytest.FixtureRequest, tracker: SessionTracker, tmp_
     cwd = _session_marker(request.node).get("cwd")
     guards: list[Any] = []
     if settings.budget_usd is not None:
+        from . import budget
+
         guards.append(budget.SuiteBudgetGuard(settings.budget_usd, lambda: _run_spend(run.run_dir)))
     return ClaudeExecutor(
         settings.bin,
@@ -317,6 +329,7 @@ def claude_session_history(request: pytest.FixtureRequest) -> runs.SessionHistor
 
 def _run_spend(run_dir: Path) -> budget.Spend:
     """What every worker of this run has spent so far, read from the shared store."""
+    from . import budget
     from .store import SessionStore
 
     chains = SessionStore(run_dir).load_all()
@@ -332,6 +345,8 @@ def _test_steps(state: _TestState) -> list[Any]:
 
 def _check_after_body(item: pytest.Item, state: _TestState) -> list[str]:
     """Continuity (claude_session(expect_continuity=True)) and budget (claude_budget) after a passing body."""
+    from . import assertions, budget
+
     failures: list[str] = []
     steps = _test_steps(state)
     if _session_marker(item).get("expect_continuity"):
@@ -353,36 +368,6 @@ def _check_after_body(item: pytest.Item, state: _TestState) -> list[str]:
     return failures
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """After the body: continuity/budget checks, then the report section (before the call report)."""
-    state = item.stash.get(_TEST, None)
-    if state is None:
-        if item.get_closest_marker("claude_session") and _session_marker(item).get("expect_continuity"):
-            result = yield
-            pytest.fail(
-                "claude_session(expect_continuity=True) but the test recorded no chain: it used neither "
-                "session_tracker nor claude_executor",
-                pytrace=False,
-            )
-        return (yield)
-    failures: list[str] = []
-    try:
-        result = yield
-        failures = _check_after_body(item, state)
-    finally:
-        steps = _test_steps(state)
-        if steps:
-            record = reporting.build_test_record(
-                item.nodeid, state.agent_id, steps, continuity=state.continuity, budget=state.budget
-            )
-            item.add_report_section("call", reporting.SECTION_KEY, reporting.section_text(record))
-    if failures:
-        table = assertions.format_chain(steps) if steps else "(no steps)"
-        pytest.fail("\n".join(failures) + f"\nchain of agent {state.agent_id}:\n{table}", pytrace=False)
-    return result
-
-
 def _finish_record(item: pytest.Item, state: _TestState) -> None:
     steps = _test_steps(state)
     if not steps:
@@ -399,25 +384,72 @@ def _finish_record(item: pytest.Item, state: _TestState) -> None:
     item.user_properties.extend(reporting.junit_properties(record))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    rep = yield
-    state = item.stash.get(_TEST, None)
-    if state is not None:
-        state.outcomes[rep.when] = rep.outcome
-        if rep.when == "teardown" and state.record is not None:
-            if rep.failed:
-                state.record["outcome"] = "failed"
-            # A JSON-safe attribute: xdist copies it to the controller with the report.
-            rep.claude_sessions = state.record
-    return rep
+_PER_TEST_HOOKS = "claude_sessions_per_test"
+
+
+def _register_per_test_hooks(config: pytest.Config) -> None:
+    """Register the per-test hooks on first need, so suites that never touch Claude pay nothing per test."""
+    if not config.pluginmanager.has_plugin(_PER_TEST_HOOKS):
+        config.pluginmanager.register(_PerTestHooks(), _PER_TEST_HOOKS)
+
+
+class _PerTestHooks:
+    """Per-test hooks: checks after the body, the report section, the record on the teardown report."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        """After the body: continuity/budget checks, then the report section (before the call report)."""
+        state = item.stash.get(_TEST, None)
+        if state is None:
+            if item.get_closest_marker("claude_session") and _session_marker(item).get("expect_continuity"):
+                yield
+                pytest.fail(
+                    "claude_session(expect_continuity=True) but the test recorded no chain: it used neither "
+                    "session_tracker nor claude_executor",
+                    pytrace=False,
+                )
+            return (yield)
+        failures: list[str] = []
+        try:
+            result = yield
+            failures = _check_after_body(item, state)
+        finally:
+            steps = _test_steps(state)
+            if steps:
+                record = reporting.build_test_record(
+                    item.nodeid, state.agent_id, steps, continuity=state.continuity, budget=state.budget
+                )
+                item.add_report_section("call", reporting.SECTION_KEY, reporting.section_text(record))
+        if failures:
+            from .assertions import format_chain
+
+            table = format_chain(steps) if steps else "(no steps)"
+            pytest.fail("\n".join(failures) + f"\nchain of agent {state.agent_id}:\n{table}", pytrace=False)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        rep = yield
+        state = item.stash.get(_TEST, None)
+        if state is not None:
+            state.outcomes[rep.when] = rep.outcome
+            if rep.when == "teardown" and state.record is not None:
+                if rep.failed:
+                    state.record["outcome"] = "failed"
+                # A JSON-safe attribute: xdist copies it to the controller with the report.
+                rep.claude_sessions = state.record
+        return rep
 
 
 @pytest.hookimpl
 def pytest_assertrepr_compare(
     config: pytest.Config, op: str, left: object, right: object
 ) -> list[str] | None:
-    return assertions.compare_repr(op, left, right)
+    from .assertions import compare_repr
+
+    return compare_repr(op, left, right)
 
 
 # --------------------------------------------------------------------------- controller: summary and JSON
