@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,15 +33,7 @@ SECRET_ENV_VARS: tuple[str, ...] = (
 _MIN_SECRET = 6  # shorter values would mangle ordinary text
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
-_TOKEN_RE = re.compile(r"\{\{PCS_[A-Z_]+\}\}")
-# Placeholders, longest-value-first order is decided at run time; names are stable in the file format.
-_PATH_SOURCES: tuple[tuple[str, str], ...] = (
-    ("CONFIG_DIR", "config_dir"),
-    ("CWD", "cwd"),
-    ("TMPDIR", "TMPDIR"),
-    ("XDG_RUNTIME_DIR", "XDG_RUNTIME_DIR"),
-    ("HOME", "HOME"),
-)
+_TOKEN_RE = re.compile(r"\{\{PCS_[A-Z0-9_]+\}\}")
 
 
 def token(name: str) -> str:
@@ -68,28 +60,34 @@ class CassetteScrubber:
             redactor = Redactor([*redactor.rules, *patterns], defaults=False, callback=redactor.callback)
         return cls(redactor=redactor)
 
-    def for_call(self, call: CliCall) -> CallScrubber:
-        """A scrubber bound to the secrets and paths of ``call``."""
-        complete = placeholder_values(call, complete=True)
+    def for_call(self, call: CliCall, cwds: Sequence[str | os.PathLike[str]] = ()) -> CallScrubber:
+        """A scrubber bound to the secrets and paths of ``call``.
+
+        ``cwds``: every working directory the test's calls used so far, in first-use order (a resume from
+        another cwd appends to the first cwd's project dir, which must become a placeholder too).
+        """
+        complete = placeholder_values(call, complete=True, cwds=cwds)
         # for scrubbing, a realpath equal to the raw path adds nothing (the raw placeholder wins)
         paths = {k: v for k, v in complete.items() if not (k.endswith("_REAL") and complete[k[:-5]] == v)}
         return CallScrubber(self, _secrets(call.env, self.secrets), paths, complete)
 
 
-def placeholder_values(call: CliCall, *, complete: bool = False) -> dict[str, str]:
+def placeholder_values(
+    call: CliCall, *, complete: bool = False, cwds: Sequence[str | os.PathLike[str]] = ()
+) -> dict[str, str]:
     """Placeholder name → the path it stands for in ``call`` (raw, realpath and slug forms).
 
     ``complete``: also the realpath forms that equal the raw path (a recording made where they differed
-    uses ``{{PCS_CWD_REAL}}`` and the replay must fill it in).
+    uses ``{{PCS_CWD_REAL}}`` and the replay must fill it in). ``cwds``: the test's working directories in
+    first-use order: ``CWD``, ``CWD_2``, … (default: just the call's).
     """
     values: dict[str, str] = {}
-    sources = {"config_dir": str(call.config_dir), "cwd": str(call.cwd)}
-    for name, source in _PATH_SOURCES:
-        raw = (
-            sources.get(source)
-            or call.env.get(source)
-            or (os.environ.get(source) if source == "HOME" else None)
-        )
+    sources: list[tuple[str, str | None]] = [("CONFIG_DIR", str(call.config_dir))]
+    for index, cwd in enumerate([os.fspath(c) for c in cwds] or [str(call.cwd)]):
+        sources.append(("CWD" if index == 0 else f"CWD_{index + 1}", cwd))
+    for name in ("TMPDIR", "XDG_RUNTIME_DIR", "HOME"):
+        sources.append((name, call.env.get(name) or (os.environ.get(name) if name == "HOME" else None)))
+    for name, raw in sources:
         if not raw:
             continue
         raw = raw.rstrip("/") or raw

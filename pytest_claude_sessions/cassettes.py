@@ -137,6 +137,7 @@ class CassetteInterceptor:
         self._calls = 0
         self._used: set[int] = set()
         self._replayed_at: dict[int, int] = {}  # call position -> index of the interaction it replayed
+        self._cwds: list[str] = []  # the test's working directories in first-use order ({{PCS_CWD}}, _2, …)
         self._new: list[dict[str, Any]] = []
         self._replayed = 0
         self._errors: list[CassetteError] = []
@@ -190,7 +191,12 @@ class CassetteInterceptor:
         return self.mode in ("all", "rewrite", "new_episodes") or (self.mode == "once" and not self.existed)
 
     def _plan(self, call: CliCall) -> _Plan:
-        scrubber = self.scrubber.for_call(call)
+        with self._lock:
+            cwd = str(call.cwd)
+            if cwd not in self._cwds:
+                self._cwds.append(cwd)
+            cwds = list(self._cwds)
+        scrubber = self.scrubber.for_call(call, cwds)
         request = scrubber.scrub(normalize_request(call))
         with self._lock:
             self._calls += 1

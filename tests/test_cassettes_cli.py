@@ -455,3 +455,30 @@ def test_concurrent_calls_record_only_their_own_transcripts(
         assert r.session_id is not None
         assert ex2.validator.validate_session_file(r.session_id, working_dir=ex2.cwd) == (True, None)
     replay.finish()
+
+
+def test_resume_from_another_cwd_replays_into_the_first_project_dir(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = tmp_path / "c.json"
+
+    def chain(ex: ClaudeExecutor, second_cwd: Path) -> list[ClaudeResult]:
+        second_cwd.mkdir(exist_ok=True)
+        first = ex.run("my name is Cy")
+        return [first, ex.run("what is my name?", resume=first.session_id, cwd=second_cwd)]
+
+    cassette = CassetteInterceptor(path, mode="once")
+    live = chain(_live(claude_bin, api_stub, tmp_path / "rec" / "a", cassette), tmp_path / "rec" / "b")
+    cassette.finish()
+    text = path.read_text(encoding="utf-8")
+    assert str(tmp_path / "rec") not in text and "{{PCS_CWD_2}}" in text
+
+    replay = CassetteInterceptor(path)
+    ex = _replayer(tmp_path, replay, offline)
+    again = chain(ex, tmp_path / "elsewhere")
+    assert again[1].result == live[1].result
+    # like the live CLI, the resumed turn was appended to the first cwd's project dir
+    assert again[1].transcript_path == ex.validator.project_dir(ex.cwd) / f"{again[0].session_id}.jsonl"
+    assert not ex.validator.project_dir(tmp_path / "elsewhere").exists()
+    assert ex.validator.validate_session_file(again[0].session_id) == (True, None)
+    replay.finish()
