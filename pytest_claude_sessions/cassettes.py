@@ -13,7 +13,6 @@ replaces the cassette) and ``rewrite`` (the old cassette is deleted up front, th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import threading
 import time
@@ -34,6 +33,15 @@ from .cassette_files import (
 )
 from .cassette_scrub import CallScrubber, CassetteScrubber
 from .errors import CassetteError, CassetteMismatchError, CassetteMissError
+from .interactions import (
+    cli_version_of,
+    interaction_id,
+    model_of,
+    own_chunks,
+    render_stdout,
+    session_of,
+    split_stdout,
+)
 from .matching import differences, normalize_match_on, normalize_request, request_diff
 from .models import CliCall, CliOutcome, utcnow
 from .transcript_delta import TranscriptChunk, apply_chunks, collect_chunks, render_lines, snapshot_sizes
@@ -278,7 +286,7 @@ class CassetteInterceptor:
         response = interaction.get("response")
         if not isinstance(response, dict):
             raise CassetteError(f"{where}: no 'response' object")
-        stdout = swap(restore_json(_render_stdout(response.get("stdout"), where)))
+        stdout = swap(restore_json(render_stdout(response.get("stdout"), where)))
         stderr = swap(restore_text(str(response.get("stderr") or "")))
         texts = []
         for n, raw in enumerate(interaction.get("transcripts") or []):
@@ -316,8 +324,8 @@ class CassetteInterceptor:
         self, call: CliCall, plan: _Plan, outcome: CliOutcome, before: dict[str, int], elapsed: float
     ) -> None:
         scrub = plan.scrubber
-        stdout = _split_stdout(outcome.stdout)
-        chunks = _own_chunks(collect_chunks(call.config_dir, before), _session_of(stdout))
+        stdout = split_stdout(outcome.stdout)
+        chunks = own_chunks(collect_chunks(call.config_dir, before), session_of(stdout))
         entry: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "position": plan.position,
@@ -334,8 +342,8 @@ class CassetteInterceptor:
                 {"path": scrub.scrub_text(c.path), "mode": c.mode, "lines": scrub.scrub(c.lines)}
                 for c in chunks
             ],
-            "cli_version": _cli_version(stdout, chunks),
-            "model": _model(stdout, call),
+            "cli_version": cli_version_of(stdout, chunks),
+            "model": model_of(stdout, call),
         }
         with self._lock:
             if self._to_recorded:  # keep the cassette in the recorded id space when earlier calls were mapped
@@ -449,96 +457,3 @@ def use_cassette(path: str | Path, **kwargs: Any) -> Iterator[CassetteIntercepto
         cassette.finish(failed=True, check=False)
         raise
     cassette.finish()
-
-
-# --------------------------------------------------------------------------- output helpers
-
-
-def interaction_id(interaction: dict[str, Any]) -> str:
-    """A recorded interaction's id (a content hash for hand-written ones without one)."""
-    value = interaction.get("id")
-    if isinstance(value, str) and value:
-        return value
-    text = json.dumps(interaction, sort_keys=True, ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _split_stdout(stdout: str) -> dict[str, Any]:
-    """stdout as the cassette keeps it: one JSON object, JSON lines (stream-json) or plain text."""
-    stripped = stdout.strip()
-    if stripped:
-        try:
-            value = json.loads(stripped)
-        except json.JSONDecodeError:
-            lines = stripped.splitlines()
-            try:
-                return {"lines": [json.loads(line) for line in lines]}
-            except json.JSONDecodeError:
-                pass
-        else:
-            if isinstance(value, dict) and "\n" not in stripped:
-                return {"json": value}
-            if isinstance(value, dict):
-                return {"lines": [value]}
-    return {"text": stdout}
-
-
-def _render_stdout(stored: Any, where: str) -> str:
-    if not isinstance(stored, dict):
-        raise CassetteError(f"{where}: 'stdout' must be an object with 'json', 'lines' or 'text'")
-    if "json" in stored:
-        return json.dumps(stored["json"], ensure_ascii=False, separators=(",", ":")) + "\n"
-    if "lines" in stored and isinstance(stored["lines"], list):
-        return render_lines(stored["lines"])
-    if isinstance(stored.get("text"), str):
-        return str(stored["text"])
-    raise CassetteError(f"{where}: 'stdout' must be an object with 'json', 'lines' or 'text'")
-
-
-def _session_of(stdout: dict[str, Any]) -> str | None:
-    """The session id the call ended in (the result's, else any event's)."""
-    candidates = [stdout.get("json"), *reversed(stdout.get("lines") or [])]
-    for payload in candidates:
-        if isinstance(payload, dict) and isinstance(payload.get("session_id"), str):
-            return str(payload["session_id"])
-    return None
-
-
-def _own_chunks(chunks: list[TranscriptChunk], session_id: str | None) -> list[TranscriptChunk]:
-    """Only the files of the call's own session (``<id>.jsonl`` and ``<id>/…`` for subagents).
-
-    A call writes only to its session's files, so this keeps concurrent calls of one test (``asyncio.gather``)
-    from recording each other's records. Without a session id (an error before the session) keep all.
-    """
-    if session_id is None:
-        return chunks
-    own = []
-    for chunk in chunks:
-        parts = chunk.path.split("/")
-        if len(parts) >= 2 and (parts[1] == f"{session_id}.jsonl" or parts[1] == session_id):
-            own.append(chunk)
-    return own
-
-
-def _cli_version(stdout: dict[str, Any], chunks: list[TranscriptChunk]) -> str | None:
-    for line in stdout.get("lines") or []:
-        if isinstance(line, dict) and isinstance(line.get("claude_code_version"), str):
-            return str(line["claude_code_version"])
-    for chunk in chunks:
-        for line in chunk.lines:
-            if isinstance(line, dict) and isinstance(line.get("version"), str):
-                return str(line["version"])
-    return None
-
-
-def _model(stdout: dict[str, Any], call: CliCall) -> str | None:
-    payloads = [stdout.get("json"), *(stdout.get("lines") or [])]
-    for payload in payloads:
-        if (
-            isinstance(payload, dict)
-            and isinstance(payload.get("modelUsage"), dict)
-            and payload["modelUsage"]
-        ):
-            return str(next(iter(payload["modelUsage"])))
-    model = call.options.get("model")
-    return model if isinstance(model, str) else None
