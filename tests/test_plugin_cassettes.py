@@ -260,3 +260,40 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
             "*--claude-prune-cassettes*",
         ]
     )
+
+
+def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, no_cli: str) -> None:
+    pytester.mkpydir("pkg")
+    pytester.makepyfile(
+        **{
+            "pkg/test_where": """
+            import pytest
+
+            @pytest.mark.claude_cassette
+            def test_default(claude_cassette, request):
+                print("PATH=" + str(claude_cassette.path))
+
+            @pytest.mark.claude_cassette(name="shared", dir="recordings")
+            def test_named(claude_cassette):
+                print("PATH=" + str(claude_cassette.path))
+            """
+        }
+    )
+    default = pytester.runpytest_subprocess(*PLUGIN, no_cli, "-s")
+    default.assert_outcomes(passed=2)
+    default.stdout.fnmatch_lines(
+        [
+            f"*PATH={pytester.path}/pkg/cassettes/test_where/test_default.json*",
+            f"*PATH={pytester.path}/pkg/recordings/shared.json*",
+        ]
+    )
+    monkeypatch.setenv("PYTEST_CLAUDE_CASSETTE_DIR", "all-cassettes")
+    moved = pytester.runpytest_subprocess(*PLUGIN, no_cli, "-s")
+    moved.assert_outcomes(passed=2)
+    moved.stdout.fnmatch_lines(
+        [
+            "*claude-cassettes: mode=none (default), for marked tests, dir=*all-cassettes",
+            f"*PATH={pytester.path}/all-cassettes/pkg/test_where/test_default.json*",
+            f"*PATH={pytester.path}/pkg/recordings/shared.json*",  # the marker's dir wins
+        ]
+    )
