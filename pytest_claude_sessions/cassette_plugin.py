@@ -48,10 +48,12 @@ ALL_ENV = "PYTEST_CLAUDE_CASSETTES"
 DIR_ENV = "PYTEST_CLAUDE_CASSETTE_DIR"
 MARKER = (
     "claude_cassette(mode=None, name=None, dir=None, match_on=None, allow_unused=False, "
-    "record_on_failure=False, redact=()): record/replay this test's Claude CLI calls in a cassette "
-    f"(modes: {', '.join(RECORD_MODES)}; default none = replay only)."
+    "record_on_failure=False, redact=(), slim=None): record/replay this test's Claude CLI calls in a "
+    f"cassette (modes: {', '.join(RECORD_MODES)}; default none = replay only)."
 )
-MARKER_KWARGS = frozenset({"mode", "name", "dir", "match_on", "allow_unused", "record_on_failure", "redact"})
+MARKER_KWARGS = frozenset(
+    {"mode", "name", "dir", "match_on", "allow_unused", "record_on_failure", "redact", "slim"}
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -65,6 +67,7 @@ class CassetteSettings:
     apply_to_all: bool = False
     cassette_dir: Path | None = None  # replaces <module dir>/cassettes; keeps <module path>/<test>.json
     redact: tuple[str, ...] = ()
+    slim: bool = False
     list_unused: bool = False
     prune_unused: bool = False
 
@@ -128,6 +131,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "claude_cassette_redact", "Extra regexes redacted from cassettes", type="linelist", default=[]
     )
+    parser.addini(
+        "claude_cassette_slim",
+        "Record slim transcripts (no wire-debugging records, long attachment fields elided)",
+        type="bool",
+        default=False,
+    )
 
 
 def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
@@ -164,6 +173,7 @@ def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
         apply_to_all=apply_all,
         cassette_dir=directory,
         redact=redact,
+        slim=bool(config.getini("claude_cassette_slim")),
         list_unused=bool(config.getoption("claude_cassettes_unused", False)),
         prune_unused=bool(config.getoption("claude_prune_cassettes", False)),
     )
@@ -261,6 +271,7 @@ def build_cassette(item: pytest.Item, settings: CassetteSettings) -> CassetteInt
         node_id=item.nodeid,
         record_command=record_command(item),
         redact_patterns=[*settings.redact, *redact],
+        slim=settings.slim if kwargs.get("slim") is None else bool(kwargs["slim"]),
     )
 
 

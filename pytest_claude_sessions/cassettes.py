@@ -44,7 +44,14 @@ from .interactions import (
 )
 from .matching import differences, normalize_match_on, normalize_request, request_diff
 from .models import CliCall, CliOutcome, utcnow
-from .transcript_delta import TranscriptChunk, apply_chunks, collect_chunks, render_lines, snapshot_sizes
+from .transcript_delta import (
+    TranscriptChunk,
+    apply_chunks,
+    collect_chunks,
+    render_lines,
+    slim_lines,
+    snapshot_sizes,
+)
 
 __all__ = [
     "RECORD_MODES",
@@ -112,7 +119,9 @@ class CassetteInterceptor:
 
     ``record_command``: the shell command that re-runs this test (e.g. ``pytest 'tests/t.py::test_x'``);
     error messages append the ``--claude-record-mode`` that fixes them. ``redact_patterns`` add regexes
-    whose matches never reach the file; ``scrubber`` replaces the whole redaction set-up.
+    whose matches never reach the file; ``scrubber`` replaces the whole redaction set-up. ``slim`` drops
+    the CLI's wire-debugging records and elides long texts in attachments (its system prompt and tool
+    list) from recorded transcripts: ~5x smaller cassettes, the chain and every prompt/answer intact.
     Use it for one test: create, pass to ``ClaudeExecutor(interceptor=...)``, then call :meth:`finish`.
     """
 
@@ -130,6 +139,7 @@ class CassetteInterceptor:
         scrubber: CassetteScrubber | None = None,
         lock_timeout: float = 60.0,
         fsync: bool = True,
+        slim: bool = False,
     ) -> None:
         self.path = Path(path)
         self.mode: RecordMode = parse_record_mode(mode)
@@ -141,6 +151,7 @@ class CassetteInterceptor:
         self.scrubber = scrubber or CassetteScrubber.create(patterns=redact_patterns)
         self.lock_timeout = lock_timeout
         self.fsync = fsync
+        self.slim = slim
         self._lock = threading.Lock()
         self._calls = 0
         self._used: set[int] = set()
@@ -339,7 +350,11 @@ class CassetteInterceptor:
                 "elapsed": round(outcome.elapsed or elapsed, 3),
             },
             "transcripts": [
-                {"path": scrub.scrub_text(c.path), "mode": c.mode, "lines": scrub.scrub(c.lines)}
+                {
+                    "path": scrub.scrub_text(c.path),
+                    "mode": c.mode,
+                    "lines": scrub.scrub(slim_lines(c.lines) if self.slim else c.lines),
+                }
                 for c in chunks
             ],
             "cli_version": cli_version_of(stdout, chunks),

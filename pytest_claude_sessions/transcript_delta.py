@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from .errors import CassetteError
 
-__all__ = ["TranscriptChunk", "apply_chunks", "collect_chunks", "snapshot_sizes"]
+__all__ = [
+    "WIRE_RECORD_TYPES",
+    "TranscriptChunk",
+    "apply_chunks",
+    "collect_chunks",
+    "slim_lines",
+    "snapshot_sizes",
+]
 
 ChunkMode = Literal["create", "append", "replace"]
 _MODES: tuple[str, ...] = ("create", "append", "replace")
@@ -124,3 +131,37 @@ def _parse_line(line: str) -> Any:
     except json.JSONDecodeError:
         return line
     return value if isinstance(value, dict) else line
+
+
+# Records the CLI writes for its own debugging of the wire: no chain node, nothing this library reads.
+WIRE_RECORD_TYPES: frozenset[str] = frozenset({"api-request-shape", "api-request-blob", "api-request"})
+SLIM_MAX_TEXT = 1000
+
+
+def slim_lines(lines: list[Any]) -> list[Any]:
+    """``lines`` without the wire-debugging records, and with long fields of attachments elided.
+
+    The chain stays intact (every ``uuid``/``parentUuid``, every prompt and answer, cost-state): the bulk
+    of a new session is the CLI's own system prompt and tool list, repeated in every cassette.
+    """
+    out: list[Any] = []
+    for line in lines:
+        if isinstance(line, dict) and line.get("type") in WIRE_RECORD_TYPES:
+            continue
+        if (
+            isinstance(line, dict)
+            and line.get("type") == "attachment"
+            and isinstance(line.get("attachment"), dict)
+        ):
+            line = {**line, "attachment": _elide(line["attachment"])}
+        out.append(line)
+    return out
+
+
+def _elide(attachment: dict[str, Any]) -> dict[str, Any]:
+    """Each top-level field whose JSON exceeds :data:`SLIM_MAX_TEXT` chars becomes a short marker."""
+    out: dict[str, Any] = {}
+    for key, value in attachment.items():
+        size = len(json.dumps(value, ensure_ascii=False))
+        out[key] = f"[elided by pytest-claude-sessions: {size} chars]" if size > SLIM_MAX_TEXT else value
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from pytest_claude_sessions.errors import (
     ClaudeNotFoundError,
     ClaudeProcessError,
 )
-from pytest_claude_sessions.executor import ClaudeExecutor
-from pytest_claude_sessions.models import ClaudeResult
+from pytest_claude_sessions.executor import CallInterceptor, ClaudeExecutor
+from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome
 from pytest_claude_sessions.stub import HttpError, MessagesStub
 from pytest_claude_sessions.tracker import SessionTracker
 
@@ -36,9 +37,25 @@ class Recording:
     cassette: Path
     results: list[ClaudeResult]
     events: list[str]  # event types on_event saw live
+    slim: Path  # the same calls recorded with slim=True
 
 
-def _live(claude_bin: Path, stub: MessagesStub, root: Path, cassette: CassetteInterceptor) -> ClaudeExecutor:
+class _Both:
+    """Records each live call into two cassettes at once (no extra CLI calls for the slim variant)."""
+
+    def __init__(self, outer: CassetteInterceptor, inner: CassetteInterceptor) -> None:
+        self.outer, self.inner = outer, inner
+
+    def intercept(self, call: CliCall, proceed: Callable[[CliCall], CliOutcome]) -> CliOutcome:
+        return self.outer.intercept(call, lambda c: self.inner.intercept(c, proceed))
+
+    async def aintercept(
+        self, call: CliCall, proceed: Callable[[CliCall], Awaitable[CliOutcome]]
+    ) -> CliOutcome:
+        raise NotImplementedError
+
+
+def _live(claude_bin: Path, stub: MessagesStub, root: Path, cassette: CallInterceptor) -> ClaudeExecutor:
     root.mkdir(parents=True, exist_ok=True)
     return ClaudeExecutor(
         claude_bin, cwd=root, config_dir=root / "cfg", env=stub.env(), timeout=60, interceptor=cassette
@@ -51,9 +68,11 @@ def recording(tmp_path_factory: pytest.TempPathFactory, claude_bin: Path) -> Rec
     root = tmp_path_factory.mktemp("record")
     path = root / "cassettes" / "chain.json"
     events: list[str] = []
+    slim_path = root / "cassettes" / "chain-slim.json"
     with MessagesStub() as stub:
         cassette = CassetteInterceptor(path, mode="once", node_id="tests/x.py::test_chain")
-        ex = _live(claude_bin, stub, root / "work", cassette)
+        slim = CassetteInterceptor(slim_path, mode="once", slim=True)
+        ex = _live(claude_bin, stub, root / "work", _Both(slim, cassette))
         r1 = ex.run("my name is Alice")
         r2 = ex.run("what is my name?", resume=r1.session_id)
         r3 = ex.run(
@@ -64,9 +83,10 @@ def recording(tmp_path_factory: pytest.TempPathFactory, claude_bin: Path) -> Rec
             on_event=lambda e: events.append(e.type),
         )
         report = cassette.finish()
+        assert slim.finish().saved
     assert report.saved and report.recorded == 3
     assert r2.result is not None and "Alice" in r2.result
-    return Recording(path, [r1, r2, r3], events)
+    return Recording(path, [r1, r2, r3], events, slim_path)
 
 
 @pytest.fixture
@@ -482,3 +502,21 @@ def test_resume_from_another_cwd_replays_into_the_first_project_dir(
     assert not ex.validator.project_dir(tmp_path / "elsewhere").exists()
     assert ex.validator.validate_session_file(again[0].session_id) == (True, None)
     replay.finish()
+
+
+def test_slim_cassette_is_small_and_replays_a_continuous_chain(
+    recording: Recording, tmp_path: Path, offline: dict[str, str]
+) -> None:
+    full, slim = recording.cassette.stat().st_size, recording.slim.stat().st_size
+    assert slim * 4 < full, (slim, full)
+    text = recording.slim.read_text(encoding="utf-8")
+    assert "api-request-shape" not in text and "[elided by pytest-claude-sessions:" in text
+    tracker = SessionTracker("slim", tmp_path / "store")
+    ex = _replayer(tmp_path, CassetteInterceptor(recording.slim), offline, tracker=tracker)
+    results = _replay_chain(ex)
+    assert [r.result for r in results] == [r.result for r in recording.results]
+    assert [s.cost_usd for s in tracker.session_chain] == pytest.approx(
+        [r.cost_usd for r in recording.results]
+    )
+    verdicts = ex.validator.check_chain(tracker.session_chain, working_dir=ex.cwd)
+    assert len(verdicts) == 2 and all(verdicts), [v.reason for v in verdicts]
