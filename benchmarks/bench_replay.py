@@ -6,6 +6,7 @@ noise hits every variant alike:
   replay          the same call answered by a CassetteInterceptor (already loaded), transcripts written back
   replay+load     the same, including reading and parsing the cassette file (once per test in practice)
   replay stream   a stream-json call replayed, its events dispatched to on_event
+  replay slim     the json call from a slim cassette (wire records dropped, long attachment fields elided)
 and prints medians with the speed-up over live (goal: replay <= 5 ms median and >= 100x faster).
 
     .venv/bin/python benchmarks/bench_replay.py [--runs 15]
@@ -66,6 +67,7 @@ def main() -> int:
         base = Path(tmp)
         cassette_path = base / "one.json"
         stream_path = base / "stream.json"
+        slim_path = base / "slim.json"
         counter = iter(range(10**9))
 
         def fresh_dir() -> Path:
@@ -86,13 +88,23 @@ def main() -> int:
                 interceptor=interceptor,
             )
 
-        for path, fmt in ((cassette_path, "json"), (stream_path, "stream-json")):
-            recorder = CassetteInterceptor(path, mode="once")
+        for path, fmt, slim in (
+            (cassette_path, "json", False),
+            (stream_path, "stream-json", False),
+            (slim_path, "json", True),
+        ):
+            recorder = CassetteInterceptor(path, mode="once", slim=slim)
             executor(recorder).run(PROMPT, output_format=fmt)
             recorder.finish()
 
         events: list[object] = []
-        timings: dict[str, list[float]] = {"live": [], "replay": [], "replay+load": [], "replay stream": []}
+        timings: dict[str, list[float]] = {
+            "live": [],
+            "replay": [],
+            "replay+load": [],
+            "replay stream": [],
+            "replay slim": [],
+        }
 
         def timed(name: str, fn: Callable[[], object]) -> None:
             t0 = time.perf_counter()
@@ -120,13 +132,19 @@ def main() -> int:
                 "replay stream",
                 lambda ex=streamer: ex.run(PROMPT, output_format="stream-json", on_event=events.append),
             )
+            slimmer = executor(CassetteInterceptor(slim_path), "/nonexistent/claude")
+            timed("replay slim", lambda ex=slimmer: ex.run(PROMPT))
         size_kb = cassette_path.stat().st_size / 1024
+        slim_kb = slim_path.stat().st_size / 1024
         for leftover in base.glob("w*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
     live_median = statistics.median(timings["live"])
     print(f"machine: {_machine()}")
-    print(f"runs per variant: {args.runs}; one new-session call; cassette {size_kb:.0f} KB")
+    print(
+        f"runs per variant: {args.runs}; one new-session call; cassette {size_kb:.0f} KB "
+        f"(slim: {slim_kb:.0f} KB)"
+    )
     print(f"{'variant':<15} {'median ms':>10} {'p90 ms':>9} {'speed-up vs live':>17}")
     for name, values in timings.items():
         ordered = sorted(values)
