@@ -1,7 +1,8 @@
 """pytest entry point (``pytest11: claude_sessions``): hooks, fixtures, options and markers only.
 
 The work lives in the library: ``settings`` (options), ``runs`` (run directories), ``reporting`` (sections,
-summary, junit properties, JSON report), ``budget``, ``assertions`` and ``distributed`` (xdist).
+summary, junit properties, JSON report), ``budget``, ``assertions`` and ``distributed`` (xdist). Record/replay
+(cassette options, the ``claude_cassette`` marker and fixture) is wired in ``cassette_plugin``, loaded below.
 Hook reference: https://docs.pytest.org/en/stable/reference/reference.html#hooks
 """
 
@@ -18,6 +19,9 @@ import pytest
 
 from . import distributed, reporting, runs
 from .settings import OPTION_SPECS, Settings, SettingsError, resolve_settings
+
+# Loaded with this plugin and disabled with it (-p no:claude_sessions); its work lives in .cassettes.
+pytest_plugins = ["pytest_claude_sessions.cassette_plugin"]
 
 if TYPE_CHECKING:
     from . import budget

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-PLUGIN = ("-p", "pytest_claude_sessions.cassette_plugin")
-
 CHAIN_TEST = """
 import pytest
 
@@ -56,9 +54,7 @@ def test_record_then_replay_without_the_cli(
     pytester: pytest.Pytester, claude_bin: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     pytester.makepyfile(test_agent=CHAIN_TEST)
-    recorded = pytester.runpytest_subprocess(
-        *PLUGIN, "--claude-record-mode=once", f"--claude-bin={claude_bin}"
-    )
+    recorded = pytester.runpytest_subprocess("--claude-record-mode=once", f"--claude-bin={claude_bin}")
     recorded.assert_outcomes(passed=2)
     recorded.stdout.fnmatch_lines(["*claude-cassettes: mode=once (cli)*", "*0 call(s) replayed, 3 recorded*"])
     path = _cassette(pytester, "test_agent", "TestAgent.test_chain[Alice]")
@@ -74,7 +70,7 @@ def test_record_then_replay_without_the_cli(
     monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
     before = path.read_bytes()
     for extra in ([], ["-n", "2"]):
-        replayed = pytester.runpytest_subprocess(*PLUGIN, "--claude-bin=/nonexistent/claude", *extra)
+        replayed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", *extra)
         replayed.assert_outcomes(passed=2)
         replayed.stdout.fnmatch_lines(
             ["*claude-cassettes: mode=none (default)*", "*3 call(s) replayed, 0 recorded*"]
@@ -83,7 +79,7 @@ def test_record_then_replay_without_the_cli(
 
     # the prompt changed: the replay fails with a diff and the command that re-records it
     pytester.makepyfile(test_agent=CHAIN_TEST.replace('f"my name is {who}"', 'f"I am {who}"'))
-    changed = pytester.runpytest_subprocess(*PLUGIN, "--claude-bin=/nonexistent/claude")
+    changed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude")
     changed.assert_outcomes(passed=1, failed=1)
     changed.stdout.fnmatch_lines(
         [
@@ -113,7 +109,7 @@ def test_failing_test_keeps_no_cassette_unless_asked(pytester: pytest.Pytester, 
             assert False, "no call, nothing to keep"
         """
     )
-    result = pytester.runpytest_subprocess(*PLUGIN, "--claude-record-mode=once", f"--claude-bin={claude_bin}")
+    result = pytester.runpytest_subprocess("--claude-record-mode=once", f"--claude-bin={claude_bin}")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -143,7 +139,7 @@ def test_missing_cassette_fails_with_the_record_command(pytester: pytest.Pyteste
             assert claude_executor.interceptor is None
         """
     )
-    result = pytester.runpytest_subprocess(*PLUGIN, no_cli)
+    result = pytester.runpytest_subprocess(no_cli)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -163,7 +159,7 @@ def test_switch_applies_cassettes_to_every_executor_test(pytester: pytest.Pytest
         """
     )
     pytester.makeini("[pytest]\nclaude_cassettes = true\nclaude_record_mode = once\n")
-    pytester.runpytest_subprocess(*PLUGIN, no_cli).assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(no_cli).assert_outcomes(passed=1)
 
 
 def test_env_mode_beats_marker_and_bad_values_are_usage_errors(
@@ -179,9 +175,9 @@ def test_env_mode_beats_marker_and_bad_values_are_usage_errors(
         """
     )
     monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "new_episodes")
-    pytester.runpytest_subprocess(*PLUGIN, no_cli).assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(no_cli).assert_outcomes(passed=1)
     monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "sometimes")
-    bad = pytester.runpytest_subprocess(*PLUGIN, no_cli)
+    bad = pytester.runpytest_subprocess(no_cli)
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*invalid record mode (from env) 'sometimes'; use one of: none, once*"])
 
@@ -196,7 +192,7 @@ def test_marker_with_unknown_argument_is_an_error(pytester: pytest.Pytester, no_
             pass
         """
     )
-    result = pytester.runpytest_subprocess(*PLUGIN, no_cli)
+    result = pytester.runpytest_subprocess(no_cli)
     result.assert_outcomes(errors=1)  # fails in set-up, naming the test and the valid arguments
     result.stdout.fnmatch_lines(
         ["*test_bad.py::test_x: claude_cassette got unknown argument(s) record_mode; valid: allow_unused*"]
@@ -226,7 +222,7 @@ def test_list_and_prune_unused_cassettes(pytester: pytest.Pytester, no_cli: str)
     for path in files.values():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
-    listed = pytester.runpytest_subprocess(*PLUGIN, no_cli, "--claude-cassettes-unused", "-k", "used")
+    listed = pytester.runpytest_subprocess(no_cli, "--claude-cassettes-unused", "-k", "used")
     assert listed.ret == pytest.ExitCode.TESTS_FAILED
     listed.stdout.fnmatch_lines(["*2 unused cassette(s) (delete with --claude-prune-cassettes)*"])
     out = listed.stdout.str()
@@ -234,23 +230,21 @@ def test_list_and_prune_unused_cassettes(pytester: pytest.Pytester, no_cli: str)
     assert str(files["used"]) not in out and str(files["deselected"]) not in out
     assert "passed" not in out  # listing runs no test
 
-    narrowed = pytester.runpytest_subprocess(
-        *PLUGIN, no_cli, "--claude-prune-cassettes", "test_keep.py::test_used"
-    )
+    narrowed = pytester.runpytest_subprocess(no_cli, "--claude-prune-cassettes", "test_keep.py::test_used")
     assert narrowed.ret == pytest.ExitCode.USAGE_ERROR and files["stale"].exists()
 
-    pruned = pytester.runpytest_subprocess(*PLUGIN, no_cli, "--claude-prune-cassettes")
+    pruned = pytester.runpytest_subprocess(no_cli, "--claude-prune-cassettes")
     assert pruned.ret == pytest.ExitCode.OK
     pruned.stdout.fnmatch_lines(["*pruned 2 unused cassette(s)*"])
     assert files["used"].exists() and files["deselected"].exists()
     assert not files["stale"].exists() and not files["orphan"].exists()
-    clean = pytester.runpytest_subprocess(*PLUGIN, no_cli, "--claude-cassettes-unused")
+    clean = pytester.runpytest_subprocess(no_cli, "--claude-cassettes-unused")
     assert clean.ret == pytest.ExitCode.OK
     clean.stdout.fnmatch_lines(["*0 unused cassette(s)*"])
 
 
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(*PLUGIN, "--help")
+    result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(
         [
             "*--claude-record-mode=*",
@@ -279,7 +273,7 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
             """
         }
     )
-    default = pytester.runpytest_subprocess(*PLUGIN, no_cli, "-s")
+    default = pytester.runpytest_subprocess(no_cli, "-s")
     default.assert_outcomes(passed=2)
     default.stdout.fnmatch_lines(
         [
@@ -289,7 +283,7 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
     )
     monkeypatch.setenv("PYTEST_CLAUDE_CASSETTE_DIR", "all-cassettes")
     pytester.makeini("[pytest]\nclaude_cassette_slim = true\n")
-    moved = pytester.runpytest_subprocess(*PLUGIN, no_cli, "-s")
+    moved = pytester.runpytest_subprocess(no_cli, "-s")
     moved.assert_outcomes(passed=2)
     moved.stdout.fnmatch_lines(
         [
@@ -298,3 +292,16 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
             f"*PATH={pytester.path}/pkg/recordings/shared.json*",  # the marker's dir wins
         ]
     )
+
+
+def test_disabled_with_the_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_off="""
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:claude_sessions", "--claude-record-mode=once")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # the option does not exist without the plugin
+    result.stderr.fnmatch_lines(["*unrecognized arguments: --claude-record-mode=once*"])
+    pytester.runpytest_subprocess("-p", "no:claude_sessions").assert_outcomes(passed=1)
