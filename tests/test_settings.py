@@ -153,6 +153,7 @@ def test_usage_error_for_bad_env_value(pytester: pytest.Pytester, monkeypatch: p
 def test_ini_keys_are_registered_and_header_shows_sources(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)  # the test command exports it; here ini must win
     pytester.makeini(
         INI + "claude_sessions_dir = my_store\n"
         "claude_report = full\n"
