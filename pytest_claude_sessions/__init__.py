@@ -16,13 +16,16 @@ from .assertions import (
     shared_sessions,
 )
 from .budget import BudgetLimits, Spend, SuiteBudgetGuard, check_budget
-from .cassette_files import CassetteCorruptError, CassetteLockError, find_unused_cassettes, prune_cassettes
-from .cassettes import CassetteInterceptor, CassetteReport, CassetteUnusedError, use_cassette
+from .cassette_files import find_unused_cassettes, prune_cassettes
+from .cassettes import CassetteInterceptor, CassetteReport, use_cassette
 from .errors import (
     BudgetExceededError,
+    CassetteCorruptError,
     CassetteError,
+    CassetteLockError,
     CassetteMismatchError,
     CassetteMissError,
+    CassetteUnusedError,
     ClaudeEmptyOutputError,
     ClaudeNotFoundError,
     ClaudeProcessError,
@@ -30,21 +33,25 @@ from .errors import (
     ClaudeSessionsError,
     ClaudeTimeoutError,
     ExecutorError,
+    ExportFormatError,
     InvalidSessionIdError,
     LockTimeoutError,
     SessionNotFoundError,
+    SettingsError,
     StoreCorruptionError,
     StoreError,
+    StoreWarning,
+    StubError,
+    StubTimeoutError,
     TranscriptError,
 )
 from .executor import CallInterceptor, CallRecord, ClaudeExecutor, ExecutorUsageError, StreamEvent
-from .manager import ExportFormatError, SessionManager
+from .manager import SessionManager
 from .models import ClaudeResult, CliCall, CliOutcome, SessionInfo, StepKind
 from .monitor import HealthCheck, HealthReport, SessionMonitor
 from .redact import RedactionRule, Redactor
 from .runs import SessionHistory, session_history
-from .settings import SettingsError
-from .store import SessionStore, StoreWarning
+from .store import SessionStore
 from .stub import (
     Delay,
     DropStream,
@@ -53,8 +60,6 @@ from .stub import (
     RecordedRequest,
     SseError,
     Stall,
-    StubError,
-    StubTimeoutError,
     Text,
     ToolUse,
 )

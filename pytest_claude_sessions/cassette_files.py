@@ -19,7 +19,10 @@ from typing import Any
 
 import filelock
 
-from .errors import CassetteError
+from .errors import (
+    CassetteCorruptError,
+    CassetteLockError,
+)
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -45,18 +48,6 @@ CASSETTES_DIRNAME = "cassettes"
 MAX_NAME_LENGTH = 120  # well under the 255-byte component limit, leaves room for the suffix and lock file
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _COMPACT_MARK = "\x00pcs-compact-{}\x00"
-
-
-class CassetteCorruptError(CassetteError):
-    """A cassette file that cannot be used (bad JSON, not a cassette, newer format); ``path`` names it."""
-
-    def __init__(self, message: str, *, path: Path) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class CassetteLockError(CassetteError):
-    """The lock around a cassette file could not be taken in time."""
 
 
 # --------------------------------------------------------------------------- names

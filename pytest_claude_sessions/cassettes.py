@@ -32,7 +32,12 @@ from .cassette_files import (
     load_cassette_data,
 )
 from .cassette_scrub import CallScrubber, CassetteScrubber
-from .errors import CassetteError, CassetteMismatchError, CassetteMissError
+from .errors import (
+    CassetteError,
+    CassetteMismatchError,
+    CassetteMissError,
+    CassetteUnusedError,
+)
 from .interactions import (
     cli_version_of,
     interaction_id,
@@ -66,10 +71,6 @@ __all__ = [
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
-
-
-class CassetteUnusedError(CassetteError):
-    """Recorded interactions were never replayed: the test now makes fewer (or other) calls."""
 
 
 def parse_record_mode(value: object, *, where: str = "record mode") -> RecordMode:

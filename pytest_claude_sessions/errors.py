@@ -20,6 +20,14 @@ class StoreError(ClaudeSessionsError):
     """A problem with the on-disk session store."""
 
 
+class StoreWarning(UserWarning):
+    """Something in the store needed attention (torn line, quarantined file, migration) and was handled."""
+
+
+class ExportFormatError(StoreError, ValueError):
+    """An export document (for ``SessionManager.import_sessions``) is malformed; says where."""
+
+
 class StoreCorruptionError(StoreError):
     """A store file could not be parsed; ``path`` is the file, ``quarantined_to`` where it was moved."""
 
@@ -70,6 +78,21 @@ class InvalidSessionIdError(ClaudeSessionsError, ValueError):
 
 class TranscriptError(ClaudeSessionsError):
     """A CLI transcript is missing or broken."""
+
+
+# --------------------------------------------------------------------------- settings and the stub
+
+
+class SettingsError(ClaudeSessionsError, ValueError):
+    """An option, ini key or env var has a bad value."""
+
+
+class StubError(ClaudeSessionsError):
+    """The Messages API stub was misused (bad reply, not started, already stopped)."""
+
+
+class StubTimeoutError(StubError, TimeoutError):
+    """``MessagesStub.wait_for_requests`` did not see enough requests in time."""
 
 
 # --------------------------------------------------------------------------- executor
@@ -161,3 +184,19 @@ class CassetteMissError(CassetteError):
 
 class CassetteMismatchError(CassetteError):
     """A call did not match the recorded interaction at its position."""
+
+
+class CassetteUnusedError(CassetteError):
+    """Recorded interactions were never replayed: the test now makes fewer (or other) calls."""
+
+
+class CassetteCorruptError(CassetteError):
+    """A cassette file that cannot be used (bad JSON, not a cassette, newer format); ``path`` names it."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class CassetteLockError(CassetteError):
+    """The lock around a cassette file could not be taken in time."""

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
+from .errors import ExportFormatError
 from .models import SessionInfo, utcnow
 from .redact import Redactor
 from .store import SessionStore, atomic_write, parse_record
@@ -25,10 +25,6 @@ __all__ = ["EXPORT_FORMAT", "ExportFormatError", "SessionManager"]
 
 EXPORT_FORMAT = "pytest-claude-sessions.export"
 EXPORT_VERSION = 1
-
-
-class ExportFormatError(StoreError, ValueError):
-    """An export document (for :meth:`SessionManager.import_sessions`) is malformed; says where."""
 
 
 class SessionManager:

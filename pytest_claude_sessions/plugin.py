@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import distributed, reporting, runs
-from .settings import OPTION_SPECS, Settings, SettingsError, resolve_settings
+from .errors import SettingsError
+from .settings import OPTION_SPECS, Settings, resolve_settings
 
 # Loaded with this plugin and disabled with it (-p no:claude_sessions); its work lives in .cassettes.
 pytest_plugins = ["pytest_claude_sessions.cassette_plugin"]

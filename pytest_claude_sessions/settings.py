@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .errors import ClaudeSessionsError
+from .errors import SettingsError
 
 ReportLevel = Literal["none", "summary", "full"]
 REPORT_LEVELS: tuple[str, ...] = get_args(ReportLevel)
@@ -23,10 +23,6 @@ Source = Literal["cli", "env", "ini", "default"]
 DEFAULT_KEEP_RUNS = 20
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_STORE_NAME = ".claude_sessions"
-
-
-class SettingsError(ClaudeSessionsError, ValueError):
-    """An option, ini key or env var has a bad value."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,12 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .errors import LockTimeoutError, StoreCorruptionError, StoreError
+from .errors import (
+    LockTimeoutError,
+    StoreCorruptionError,
+    StoreError,
+    StoreWarning,
+)
 from .models import SessionInfo, utcnow
 from .redact import Redactor
 
@@ -85,10 +90,6 @@ _OPTIONAL_STR = (
 )
 _OPTIONAL_NUM = ("cost_usd", "total_cost_usd", "num_turns", "duration_ms")
 _OPTIONAL_DICT = ("metadata", "usage")
-
-
-class StoreWarning(UserWarning):
-    """Something in the store needed attention (torn line, quarantined file, migration) and was handled."""
 
 
 # --------------------------------------------------------------------------- names and settings

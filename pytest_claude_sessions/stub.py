@@ -64,7 +64,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, TypeAlias
 from urllib.parse import urlsplit
 
-from .errors import ClaudeSessionsError
+from .errors import (
+    StubError,
+    StubTimeoutError,
+)
 
 __all__ = [
     "DUMMY_API_KEY",
@@ -112,14 +115,6 @@ _ERROR_TYPES: Mapping[int, tuple[str, str]] = {
     500: ("api_error", "Internal server error"),
     529: ("overloaded_error", "Overloaded"),
 }
-
-
-class StubError(ClaudeSessionsError):
-    """The stub was misused (bad reply, not started, already stopped)."""
-
-
-class StubTimeoutError(StubError, TimeoutError):
-    """:meth:`MessagesStub.wait_for_requests` did not see enough requests in time."""
 
 
 # --------------------------------------------------------------------------- replies

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from pytest_claude_sessions.cassette_files import load_cassette_data
-from pytest_claude_sessions.cassettes import CassetteInterceptor, CassetteUnusedError
+from pytest_claude_sessions.cassettes import CassetteInterceptor
 from pytest_claude_sessions.errors import (
     CassetteMismatchError,
     CassetteMissError,
+    CassetteUnusedError,
     ClaudeNotFoundError,
     ClaudeProcessError,
 )

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.manager import ExportFormatError, SessionManager
+from pytest_claude_sessions.errors import ExportFormatError, StoreWarning
+from pytest_claude_sessions.manager import SessionManager
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store import SessionStore, StoreWarning
+from pytest_claude_sessions.store import SessionStore
 from pytest_claude_sessions.tracker import SessionTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

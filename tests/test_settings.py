@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.settings import OPTION_SPECS, Settings, SettingsError, resolve_settings
+from pytest_claude_sessions.errors import SettingsError
+from pytest_claude_sessions.settings import OPTION_SPECS, Settings, resolve_settings
 
 ROOT = Path("/proj")
 

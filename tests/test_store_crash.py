@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.store import SessionStore, StoreWarning, parse_journal
+from pytest_claude_sessions.errors import StoreWarning
+from pytest_claude_sessions.store import SessionStore, parse_journal
 from pytest_claude_sessions.tracker import SessionTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

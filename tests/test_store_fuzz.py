@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_claude_sessions.errors import StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store import SessionStore, StoreWarning, parse_journal
+from pytest_claude_sessions.store import SessionStore, parse_journal
 from pytest_claude_sessions.tracker import SessionTracker
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
