@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .arguments import ExecutorUsageError, check_extra, check_text, check_timeout, layout
 from .errors import (
     ClaudeEmptyOutputError,
     ClaudeNotFoundError,
@@ -31,14 +31,11 @@ from .errors import (
     ClaudeResultError,
     ClaudeSessionsError,
     ClaudeTimeoutError,
-    ExecutorError,
-    InvalidSessionIdError,
     SessionNotFoundError,
 )
 from .locate import find_claude_bin
 from .models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
 from .parsing import (
-    OUTPUT_FORMATS,
     StreamEvent,
     as_dict,
     as_float,
@@ -71,24 +68,6 @@ __all__ = [
 DEFAULT_TIMEOUT = 300.0
 MAX_RUNTIME_DIR_BYTES = 80  # + "/cc-socks/<pid>.sock" must stay within a unix socket path (107 bytes)
 _VERSION_TIMEOUT = 15.0
-# Options the executor sets itself from its own parameters; passing them in extra_args would fight it.
-_MANAGED_OPTIONS = {
-    "-p": "it is always passed",
-    "--print": "it is always passed",
-    "--output-format": "use output_format=",
-    "--verbose": "it is added for output_format='stream-json'",
-    "-r": "use resume=",
-    "--resume": "use resume=",
-    "-c": "use continue_=True",
-    "--continue": "use continue_=True",
-    "--fork-session": "use fork=True",
-    "--session-id": "use session_id=",
-    "--input-format": "the prompt is passed as an argument",
-}
-
-
-class ExecutorUsageError(ExecutorError, ValueError):
-    """The executor was called with arguments that cannot work; nothing was run."""
 
 
 class CallInterceptor(Protocol):
@@ -175,25 +154,6 @@ def _remove_dirs(paths: tuple[Path, ...]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _check_text(value: object, name: str, *, allow_dash: bool = True, allow_empty: bool = True) -> str:
-    if not isinstance(value, str):
-        raise ExecutorUsageError(f"{name} must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise ExecutorUsageError(f"{name} contains a NUL character, which cannot be passed on a command line")
-    if not allow_empty and not value.strip():
-        raise ExecutorUsageError(f"{name} is empty")
-    if not allow_dash and value.startswith("-"):
-        raise ExecutorUsageError(f"{name} {value!r} starts with '-', so the CLI would read it as an option")
-    return value
-
-
-def _tool_list(value: str | Iterable[str] | None, name: str) -> list[str]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else list(value)
-    return [_check_text(item, f"{name} entry", allow_dash=False, allow_empty=False) for item in items]
-
-
 class ClaudeExecutor:
     """Runs ``claude -p`` with typed results, real timeouts, isolation, tracking and a record/replay seam.
 
@@ -218,10 +178,10 @@ class ClaudeExecutor:
         interceptor: CallInterceptor | None = None,
         guards: Iterable[Guard] = (),
     ) -> None:
-        self.timeout = self._check_timeout(timeout, "timeout")
+        self.timeout = check_timeout(timeout)
         self.env: dict[str, str] = {}
         for key, value in (env or {}).items():
-            self.env[_check_text(key, "env name")] = _check_text(value, f"env[{key!r}]")
+            self.env[check_text(key, "env name")] = check_text(value, f"env[{key!r}]")
         if isolate and "CLAUDE_CONFIG_DIR" in self.env:
             raise ExecutorUsageError(
                 "env sets CLAUDE_CONFIG_DIR, but the executor isolates the CLI in its own config dir: "
@@ -231,10 +191,10 @@ class ClaudeExecutor:
         if not self.cwd.is_dir():
             raise ExecutorUsageError(f"cwd {self.cwd} is not a directory")
         self.model = (
-            None if model is None else _check_text(model, "model", allow_dash=False, allow_empty=False)
+            None if model is None else check_text(model, "model", allow_dash=False, allow_empty=False)
         )
         self.tracker = tracker
-        self.extra_args = self._check_extra(extra_args)
+        self.extra_args = check_extra(extra_args)
         self.isolate = isolate
         self.check = check
         self.interceptor = interceptor
@@ -297,34 +257,6 @@ class ClaudeExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @staticmethod
-    def _check_timeout(value: object, name: str) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ExecutorUsageError(f"{name} must be a positive number of seconds, got {value!r}")
-        return float(value)
-
-    @staticmethod
-    def _check_extra(extra: Sequence[str]) -> tuple[str, ...]:
-        if isinstance(extra, str):
-            raise ExecutorUsageError(f"extra_args must be a sequence of arguments, not the string {extra!r}")
-        out = []
-        for arg in extra:
-            _check_text(arg, "extra_args entry")
-            if arg == "--":
-                raise ExecutorUsageError(
-                    "extra_args may not contain '--': the executor puts it before the prompt"
-                )
-            flag = arg.split("=", 1)[0]
-            if flag in _MANAGED_OPTIONS:
-                raise ExecutorUsageError(f"extra_args may not contain {flag!r}: {_MANAGED_OPTIONS[flag]}")
-            out.append(arg)
-        return tuple(out)
 
     def build_env(self) -> dict[str, str]:
         """The complete environment a call gets: inherited, then ``env``, then the isolation directories."""
@@ -389,94 +321,26 @@ class ClaudeExecutor:
         extra_args: Sequence[str] = (),
     ) -> CliCall:
         """Validate the arguments and build the :class:`CliCall` (argv, env, kind); runs nothing."""
-        _check_text(prompt, "prompt", allow_empty=False)
-        if resume is not None:
-            _check_text(resume, "resume", allow_dash=False, allow_empty=False)
-        if resume is not None and continue_:
-            raise ExecutorUsageError(
-                "resume= and continue_=True exclude each other: pick one session to continue"
-            )
-        if fork and resume is None and not continue_:
-            raise ExecutorUsageError(
-                "fork=True needs resume=<session id> or continue_=True: there is nothing to fork"
-            )
-        if session_id is not None:
-            _check_text(session_id, "session_id")
-            if not is_session_id(session_id):
-                raise InvalidSessionIdError(session_id, where="session_id argument")
-            if (resume is not None or continue_) and not fork:
-                raise ExecutorUsageError(
-                    "session_id= with resume=/continue_ also needs fork=True (it then names the fork); "
-                    "a resumed session keeps its id"
-                )
-        if output_format not in OUTPUT_FORMATS:
-            raise ExecutorUsageError(
-                f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r} "
-                "(the executor needs a machine-readable result)"
-            )
-        call_timeout = self.timeout if timeout is None else self._check_timeout(timeout, "timeout")
-        if max_turns is not None and (
-            isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1
-        ):
-            raise ExecutorUsageError(f"max_turns must be a positive int, got {max_turns!r}")
-        model = (
-            self.model if model is None else _check_text(model, "model", allow_dash=False, allow_empty=False)
-        )
-        if permission_mode is not None:
-            _check_text(permission_mode, "permission_mode", allow_dash=False, allow_empty=False)
-        if system_prompt is not None:
-            _check_text(system_prompt, "system_prompt")
-        if append_system_prompt is not None:
-            _check_text(append_system_prompt, "append_system_prompt")
-        allowed = _tool_list(allowed_tools, "allowed_tools")
-        disallowed = _tool_list(disallowed_tools, "disallowed_tools")
-        extra = [*self.extra_args, *self._check_extra(extra_args)]
+        call_timeout = self.timeout if timeout is None else check_timeout(timeout)
         work_dir = self.cwd if cwd is None else Path(cwd).absolute()
-        if not work_dir.is_dir():
-            raise ExecutorUsageError(f"cwd {work_dir} is not a directory")
-
         try:
             binary = str(self.claude_bin)
         except ClaudeNotFoundError:
             # Resolved again (and reported) only if the call really runs: a replay needs no binary.
             binary = os.fspath(self._claude_bin) if self._claude_bin is not None else "claude"
-        argv = [binary, "-p"]
-        if resume is not None:
-            argv += ["--resume", resume]
-        if continue_:
-            argv.append("--continue")
-        if fork:
-            argv.append("--fork-session")
-        if session_id is not None:
-            argv += ["--session-id", session_id]
-        if model is not None:
-            argv += ["--model", model]
-        if max_turns is not None:
-            argv += ["--max-turns", str(max_turns)]
-        if allowed:
-            argv += ["--allowedTools", ",".join(allowed)]
-        if disallowed:
-            argv += ["--disallowedTools", ",".join(disallowed)]
-        if permission_mode is not None:
-            argv += ["--permission-mode", permission_mode]
-        # '=' keeps free text that starts with '-' from being read as an option.
-        if system_prompt is not None:
-            argv.append(f"--system-prompt={system_prompt}")
-        if append_system_prompt is not None:
-            argv.append(f"--append-system-prompt={append_system_prompt}")
-        argv += extra
-        argv += ["--output-format", output_format]
-        if output_format == "stream-json":
-            argv.append("--verbose")  # the CLI refuses stream-json in -p mode without it
-        argv += ["--", prompt]
-
-        kind: StepKind = (
-            "fork" if fork else "resume" if resume is not None else "continue" if continue_ else "new"
-        )
+        laid = layout(
+            binary, prompt, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
+            model=self.model if model is None else model, max_turns=max_turns, allowed_tools=allowed_tools,
+            disallowed_tools=disallowed_tools, permission_mode=permission_mode, system_prompt=system_prompt,
+            append_system_prompt=append_system_prompt, output_format=output_format,
+            extra_args=[*self.extra_args, *check_extra(extra_args)],
+        )  # fmt: skip
+        if not work_dir.is_dir():
+            raise ExecutorUsageError(f"cwd {work_dir} is not a directory")
         return CliCall(
-            argv=argv,
+            argv=laid.argv,
             prompt=prompt,
-            kind=kind,
+            kind=laid.kind,
             cwd=work_dir,
             config_dir=self.config_dir,
             env=self.build_env(),
@@ -486,16 +350,7 @@ class ClaudeExecutor:
             session_id=session_id,
             fork=fork,
             continue_=continue_,
-            options={
-                "model": model,
-                "max_turns": max_turns,
-                "allowed_tools": sorted(allowed) or None,
-                "disallowed_tools": sorted(disallowed) or None,
-                "permission_mode": permission_mode,
-                "system_prompt": system_prompt,
-                "append_system_prompt": append_system_prompt,
-                "extra_args": extra or None,
-            },
+            options=laid.options,
         )
 
     # ----------------------------------------------------------------- running
