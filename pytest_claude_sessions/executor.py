@@ -607,8 +607,12 @@ class ClaudeExecutor:
             cost = None
         else:
             cost = max(0.0, round(total - before.previous_total, 12))
-        transcript = self.validator.find_transcript(session_id, working_dir=call.cwd) if session_id else None
-        info = self._session_info(session_id, call.cwd) if transcript is not None and session_id else None
+        transcript: Path | None = None
+        info: dict[str, Any] | None = None
+        if session_id is not None and is_session_id(session_id):
+            transcript = self.validator.find_transcript(session_id, working_dir=call.cwd)
+            if transcript is not None:
+                info = self._session_info(session_id, call.cwd)
         version = as_str(init.get("claude_code_version")) if init else None
         version = version or (as_str(info.get("cli_version")) if info else None)
         if version is None and not outcome.replayed:

@@ -471,3 +471,12 @@ def test_guards_run_before_a_live_spawn_only(tmp_path: Path) -> None:
     )
     assert replayed.run("hi").ok
     assert len(seen) == 1
+
+
+def test_a_result_with_an_odd_session_id_is_parsed_not_looked_up(tmp_path: Path) -> None:
+    payload = json.loads(_sample("result_success.json"))
+    payload["session_id"] = "../../etc/passwd"
+    ex = _executor(tmp_path, interceptor=Replay(_outcome(json.dumps(payload))))
+    result = ex.run("hi")
+    assert result.session_id == "../../etc/passwd"
+    assert result.transcript_path is None
