@@ -109,7 +109,8 @@ def last_result_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The final ``result`` event of a stream, if there is one."""
     for event in reversed(events):
         if event.get("type") == "result":
-            return event
+            found: dict[str, Any] = event
+            return found
     return None
 
 
