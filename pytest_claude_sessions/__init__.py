@@ -33,6 +33,7 @@ from .errors import (
     ClaudeSessionsError,
     ClaudeTimeoutError,
     ExecutorError,
+    ExecutorUsageError,
     ExportFormatError,
     InvalidSessionIdError,
     LockTimeoutError,
@@ -45,7 +46,8 @@ from .errors import (
     StubTimeoutError,
     TranscriptError,
 )
-from .executor import CallInterceptor, CallRecord, ClaudeExecutor, ExecutorUsageError, StreamEvent
+from .executor import CallInterceptor, CallRecord, ClaudeExecutor, Guard, StreamEvent
+from .locate import find_claude_bin
 from .manager import SessionManager
 from .models import ClaudeResult, CliCall, CliOutcome, SessionInfo, StepKind
 from .monitor import HealthCheck, HealthReport, SessionMonitor
@@ -103,6 +105,7 @@ __all__ = [
     "ExecutorError",
     "ExecutorUsageError",
     "ExportFormatError",
+    "Guard",
     "HealthCheck",
     "HealthReport",
     "HttpError",
@@ -145,6 +148,7 @@ __all__ = [
     "check_budget",
     "default_config_dir",
     "default_persistence_dir",
+    "find_claude_bin",
     "find_unused_cassettes",
     "format_chain",
     "is_session_id",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ExecutorError, InvalidSessionIdError
+from .errors import ExecutorUsageError, InvalidSessionIdError
 from .models import StepKind
 from .parsing import OUTPUT_FORMATS
 from .transcripts import is_session_id
@@ -31,10 +31,6 @@ MANAGED_OPTIONS = {
     "--session-id": "use session_id=",
     "--input-format": "the prompt is passed as an argument",
 }
-
-
-class ExecutorUsageError(ExecutorError, ValueError):
-    """The executor was called with arguments that cannot work; nothing was run."""
 
 
 def check_text(value: object, name: str, *, allow_dash: bool = True, allow_empty: bool = True) -> str:

@@ -102,6 +102,10 @@ class ExecutorError(ClaudeSessionsError):
     """Running the Claude CLI failed."""
 
 
+class ExecutorUsageError(ExecutorError, ValueError):
+    """The executor was called with arguments that cannot work; nothing was run."""
+
+
 class ClaudeNotFoundError(ExecutorError):
     """No ``claude`` binary was found; ``searched`` lists every place that was tried."""
 

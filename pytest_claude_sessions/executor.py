@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .arguments import ExecutorUsageError, check_extra, check_text, check_timeout, layout
+from .arguments import check_extra, check_text, check_timeout, layout
 from .errors import (
     ClaudeEmptyOutputError,
     ClaudeNotFoundError,
@@ -31,6 +31,7 @@ from .errors import (
     ClaudeResultError,
     ClaudeSessionsError,
     ClaudeTimeoutError,
+    ExecutorUsageError,
     SessionNotFoundError,
 )
 from .locate import find_claude_bin
@@ -60,7 +61,6 @@ __all__ = [
     "CallInterceptor",
     "CallRecord",
     "ClaudeExecutor",
-    "ExecutorUsageError",
     "Guard",
     "StreamEvent",
 ]

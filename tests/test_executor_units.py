@@ -20,10 +20,11 @@ from pytest_claude_sessions.errors import (
     ClaudeProcessError,
     ClaudeResultError,
     ClaudeTimeoutError,
+    ExecutorUsageError,
     InvalidSessionIdError,
     SessionNotFoundError,
 )
-from pytest_claude_sessions.executor import ClaudeExecutor, ExecutorUsageError, StreamEvent
+from pytest_claude_sessions.executor import ClaudeExecutor, StreamEvent
 from pytest_claude_sessions.locate import find_claude_bin
 from pytest_claude_sessions.models import CliCall, CliOutcome
 from pytest_claude_sessions.tracker import SessionTracker
