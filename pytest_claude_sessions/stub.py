@@ -42,12 +42,15 @@ N being the number of real user prompts in the request:
 Ids are deterministic (``msg_stub_`` / ``toolu_stub_`` + a hash of the normalized conversation and the
 reply), the model of the request is echoed, and usage is estimated (input: body bytes / 4, output: reply
 characters / 4) so the CLI computes a non-zero cost.
+
+This module holds the server, the scripting API and the request log; the reply types live in
+:mod:`.stub_replies`, request normalization and the default reply in :mod:`.stub_conversation`, and the
+wire format in :mod:`.stub_wire`. Every public name is importable from here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import ipaddress
 import json
 import logging
@@ -57,17 +60,37 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, TypeAlias
+from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import (
-    StubError,
-    StubTimeoutError,
+from .errors import StubError, StubTimeoutError
+from .stub_conversation import (
+    ChatMessage,
+    Conversation,
+    ToolCall,
+    ToolResult,
+    default_reply,
+    normalize_messages,
 )
+from .stub_replies import (
+    Delay,
+    DropStream,
+    HttpError,
+    Reply,
+    ReplyKind,
+    ReplySource,
+    SseError,
+    Stall,
+    Text,
+    ToolUse,
+    check_reply,
+    reply_kind,
+)
+from .stub_wire import abort, message_id, read_body, send_error, serve_reply
 
 __all__ = [
     "DUMMY_API_KEY",
@@ -97,355 +120,6 @@ logger = logging.getLogger(__name__)
 DUMMY_API_KEY = "sk-ant-stub-not-a-real-key"
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
-_REMINDER_RE = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
-_NAME_IS_RE = re.compile(r"\bmy name is\s+([^\W\d_][\w'-]*(?:\s+[A-Z][\w'-]*)*)", re.IGNORECASE)
-_ASK_NAME_RE = re.compile(r"\bwhat(?:['’]s|\s+is)\s+my\s+name\b", re.IGNORECASE)
-_LIST_RE = re.compile(r"\blist\s+my\s+messages\b", re.IGNORECASE)
-_TEXT_CHUNK = 64  # characters per text_delta: a reply of a few sentences arrives in several deltas
-_SNIPPET = 160  # characters of a tool result quoted by the default reply
-
-# error.type and error.message the real API sends for common statuses
-_ERROR_TYPES: Mapping[int, tuple[str, str]] = {
-    400: ("invalid_request_error", "Invalid request"),
-    401: ("authentication_error", "invalid x-api-key"),
-    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
-    404: ("not_found_error", "Not found"),
-    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
-    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
-    500: ("api_error", "Internal server error"),
-    529: ("overloaded_error", "Overloaded"),
-}
-
-
-# --------------------------------------------------------------------------- replies
-
-
-@dataclass(frozen=True)
-class Text:
-    """An assistant text reply; ``stop_reason`` may be changed (e.g. ``"max_tokens"``)."""
-
-    text: str
-    stop_reason: str = "end_turn"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise StubError(f"Text needs a str, got {type(self.text).__name__}: {self.text!r}")
-
-
-@dataclass(frozen=True)
-class ToolUse:
-    """Ask the CLI to run tool ``name`` with ``input`` (optionally after some text).
-
-    The CLI runs it and sends a follow-up request that ends with the ``tool_result``; rules do not answer
-    that follow-up (see the module docstring), so unless the queue or the responder does, the default
-    reply summarises the tool result and the turn ends.
-    """
-
-    name: str
-    input: Mapping[str, Any]
-    text: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise StubError(f"ToolUse name must be a non-empty tool name, got {self.name!r}")
-        if not isinstance(self.input, Mapping):
-            raise StubError(
-                f"ToolUse({self.name!r}) input must be a mapping, got {type(self.input).__name__}"
-            )
-
-
-@dataclass(frozen=True)
-class HttpError:
-    """An HTTP error with an Anthropic-style JSON body.
-
-    ``error_type`` and ``message`` default to what the API sends for ``status``. ``should_retry`` sets the
-    ``x-should-retry`` header, which the CLI honours (``False``: no retry); ``None`` sends no header.
-    """
-
-    status: int
-    error_type: str | None = None
-    message: str | None = None
-    should_retry: bool | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.status, int) or not 400 <= self.status <= 599:
-            raise StubError(f"HttpError status must be an int in 400..599, got {self.status!r}")
-
-
-@dataclass(frozen=True)
-class SseError:
-    """A 200 stream that sends ``message_start`` and then an SSE ``event: error``."""
-
-    error_type: str = "overloaded_error"
-    message: str = "Overloaded"
-
-
-@dataclass(frozen=True)
-class DropStream:
-    """A 200 stream whose connection is closed right after ``message_start``."""
-
-
-@dataclass(frozen=True)
-class Stall:
-    """Go silent until :meth:`MessagesStub.stop` or until ``seconds`` (``None``: for ever) elapse.
-
-    By default the response headers and ``message_start`` are sent first: the CLI's ``API_TIMEOUT_MS``
-    then does not apply (its stream watchdog waits at least 5 minutes). With ``before_headers=True``
-    nothing at all is sent, which ``API_TIMEOUT_MS`` does bound. A non-streaming request always stalls
-    before the headers. When the stall ends the connection is closed without finishing the reply.
-    """
-
-    seconds: float | None = None
-    before_headers: bool = False
-
-    def __post_init__(self) -> None:
-        if self.seconds is not None and self.seconds < 0:
-            raise StubError(f"Stall seconds must be >= 0 or None, got {self.seconds!r}")
-
-
-@dataclass(frozen=True)
-class Delay:
-    """Wait ``seconds`` (cut short by :meth:`MessagesStub.stop`), then serve ``reply``."""
-
-    seconds: float
-    reply: Reply
-
-    def __post_init__(self) -> None:
-        if self.seconds < 0:
-            raise StubError(f"Delay seconds must be >= 0, got {self.seconds!r}")
-        _check_reply(self.reply, "Delay.reply")
-
-
-Reply: TypeAlias = str | Text | ToolUse | HttpError | SseError | DropStream | Stall | Delay
-_REPLY_TYPES = (str, Text, ToolUse, HttpError, SseError, DropStream, Stall, Delay)
-ReplyKind = Literal[
-    "text", "tool_use", "http_error", "sse_error", "drop_stream", "stall", "not_found", "bad_request"
-]
-ReplySource = Literal["queue", "rule", "responder", "default", "route"]
-
-
-def _check_reply(reply: object, where: str) -> None:
-    if not isinstance(reply, _REPLY_TYPES):
-        names = ", ".join(t.__name__ for t in _REPLY_TYPES)
-        raise StubError(f"{where}: a reply must be one of {names}; got {type(reply).__name__}: {reply!r}")
-
-
-def _kind(reply: Reply) -> ReplyKind:
-    if isinstance(reply, Delay):
-        return _kind(reply.reply)
-    if isinstance(reply, str | Text):
-        return "text"
-    if isinstance(reply, ToolUse):
-        return "tool_use"
-    if isinstance(reply, HttpError):
-        return "http_error"
-    if isinstance(reply, SseError):
-        return "sse_error"
-    return "drop_stream" if isinstance(reply, DropStream) else "stall"
-
-
-# --------------------------------------------------------------------------- conversations
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A ``tool_use`` block the assistant sent earlier in the conversation."""
-
-    id: str
-    name: str
-    input: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """A ``tool_result`` block; ``tool_name`` is looked up from the matching earlier :class:`ToolCall`."""
-
-    tool_use_id: str
-    content: str
-    is_error: bool
-    tool_name: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One user or assistant message with ``<system-reminder>`` blocks removed.
-
-    ``texts`` are the non-empty text blocks in order and ``text`` joins them with newlines.
-    """
-
-    role: str
-    text: str
-    texts: tuple[str, ...] = ()
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_results: tuple[ToolResult, ...] = ()
-
-    @property
-    def is_prompt(self) -> bool:
-        """A user message with text of its own, i.e. not only tool results or reminders."""
-        return self.role == "user" and bool(self.texts)
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """A normalized ``/v1/messages`` request: what rules, the responder and the default reply look at.
-
-    ``role: "system"`` messages are dropped. ``prompts`` holds the last text block of every real user
-    prompt (after a failed turn the CLI merges the failed prompt and the new one into one message; the
-    new one is last), ``prompt`` the latest of them. ``body`` is the raw request (system prompt, tools).
-    """
-
-    messages: tuple[ChatMessage, ...]
-    model: str
-    stream: bool
-    session_id: str | None = None
-    body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def prompts(self) -> tuple[str, ...]:
-        return tuple(m.texts[-1] for m in self.messages if m.is_prompt)
-
-    @property
-    def prompt(self) -> str | None:
-        prompts = self.prompts
-        return prompts[-1] if prompts else None
-
-    @property
-    def turn(self) -> int:
-        """How many real user prompts the conversation holds (the current one included)."""
-        return len(self.prompts)
-
-    @property
-    def pending_tool_results(self) -> tuple[ToolResult, ...]:
-        """The tool results this request answers with, when its last message is a tool follow-up."""
-        if not self.messages:
-            return ()
-        last = self.messages[-1]
-        if last.role == "user" and not last.is_prompt:
-            return last.tool_results
-        return ()
-
-    @property
-    def after_tool_result(self) -> bool:
-        """True for the CLI's follow-up after a tool call (its last message carries only tool results)."""
-        return bool(self.pending_tool_results)
-
-
-def _strip_reminders(text: str) -> str:
-    return _REMINDER_RE.sub("", text).strip()
-
-
-def _block_text(content: object) -> str:
-    """Flatten a ``tool_result`` content (a string or a list of blocks) to text."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, Mapping) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            elif isinstance(block, Mapping):
-                parts.append(f"[{block.get('type', 'block')}]")
-        return "\n".join(parts)
-    return "" if content is None else json.dumps(content)
-
-
-def normalize_messages(raw_messages: object) -> tuple[ChatMessage, ...]:
-    """Turn a request's ``messages`` into :class:`ChatMessage` objects (system messages dropped)."""
-    if not isinstance(raw_messages, list):
-        return ()
-    out: list[ChatMessage] = []
-    tool_names: dict[str, str] = {}
-    for raw in raw_messages:
-        if not isinstance(raw, Mapping):
-            continue
-        role = str(raw.get("role", ""))
-        if role not in ("user", "assistant"):
-            continue  # the CLI puts environment reminders in role "system" messages
-        content = raw.get("content")
-        blocks: list[Any] = [{"type": "text", "text": content}] if isinstance(content, str) else []
-        if isinstance(content, list):
-            blocks = content
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        results: list[ToolResult] = []
-        for block in blocks:
-            if not isinstance(block, Mapping):
-                continue
-            kind = block.get("type")
-            if kind == "text":
-                text = _strip_reminders(str(block.get("text", "")))
-                if text:
-                    texts.append(text)
-            elif kind == "tool_use":
-                call_input = block.get("input")
-                call = ToolCall(
-                    id=str(block.get("id", "")),
-                    name=str(block.get("name", "")),
-                    input=call_input if isinstance(call_input, Mapping) else {},
-                )
-                tool_names[call.id] = call.name
-                calls.append(call)
-            elif kind == "tool_result":
-                use_id = str(block.get("tool_use_id", ""))
-                results.append(
-                    ToolResult(
-                        tool_use_id=use_id,
-                        content=_strip_reminders(_block_text(block.get("content"))),
-                        is_error=bool(block.get("is_error", False)),
-                        tool_name=tool_names.get(use_id),
-                    )
-                )
-        out.append(ChatMessage(role, "\n".join(texts), tuple(texts), tuple(calls), tuple(results)))
-    return tuple(out)
-
-
-# --------------------------------------------------------------------------- the default reply
-
-
-def default_reply(conversation: Conversation) -> str:
-    """The built-in deterministic reply; every answer ends with ``[turn N]`` (N = real prompts so far).
-
-    Vocabulary, looked for in the latest prompt (case-insensitive):
-
-    - after a tool call: ``Tool <name> returned: <start of the result>`` (``failed:`` for an error result);
-    - ``my name is X`` -> ``Nice to meet you, X!``;
-    - ``what is my name`` / ``what's my name`` -> ``Your name is X.`` when an *earlier* prompt in this
-      request said ``my name is X`` (the latest such), else ``I don't know your name.``;
-    - ``list my messages`` -> ``Earlier messages: 1. <prompt> | 2. <prompt>`` (or ``No earlier messages.``);
-    - anything else -> ``ECHO: <prompt>``.
-    """
-    turn = conversation.turn
-    pending = conversation.pending_tool_results
-    if pending:
-        parts = []
-        for result in pending:
-            snippet = " ".join(result.content.split())
-            if len(snippet) > _SNIPPET:
-                snippet = snippet[:_SNIPPET] + "…"
-            verb = "failed" if result.is_error else "returned"
-            parts.append(f"Tool {result.tool_name or 'call'} {verb}: {snippet}")
-        return f"{'; '.join(parts)} [turn {turn}]"
-    prompt = conversation.prompt
-    if prompt is None:
-        return f"(no prompt) [turn {turn}]"
-    said = _NAME_IS_RE.search(prompt)
-    if said:
-        return f"Nice to meet you, {said.group(1)}! [turn {turn}]"
-    # every prompt text before the latest one, including a failed prompt merged into the same message
-    earlier = [t for m in conversation.messages if m.is_prompt for t in m.texts][:-1]
-    if _ASK_NAME_RE.search(prompt):
-        for text in reversed(earlier):
-            found = _NAME_IS_RE.search(text)
-            if found:
-                return f"Your name is {found.group(1)}. [turn {turn}]"
-        return f"I don't know your name. [turn {turn}]"
-    if _LIST_RE.search(prompt):
-        previous = conversation.prompts[:-1]
-        if not previous:
-            return f"No earlier messages. [turn {turn}]"
-        listed = " | ".join(f"{i}. {p}" for i, p in enumerate(previous, 1))
-        return f"Earlier messages: {listed} [turn {turn}]"
-    return f"ECHO: {prompt} [turn {turn}]"
 
 
 # --------------------------------------------------------------------------- rules and the log
@@ -587,20 +261,6 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
 
-class _Stream:
-    """Writes SSE events as HTTP/1.1 chunks."""
-
-    def __init__(self, handler: _Handler) -> None:
-        self.handler = handler
-
-    def event(self, name: str, data: Mapping[str, Any]) -> None:
-        payload = f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-        self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
-
-    def end(self) -> None:
-        self.handler.wfile.write(b"0\r\n\r\n")
-
-
 # --------------------------------------------------------------------------- the stub
 
 
@@ -725,7 +385,7 @@ class MessagesStub:
     def enqueue(self, *replies: Reply) -> None:
         """Append replies to the FIFO queue; each ``/v1/messages`` request takes the next one."""
         for i, reply in enumerate(replies):
-            _check_reply(reply, f"enqueue(): reply #{i}")
+            check_reply(reply, f"enqueue(): reply #{i}")
         with self._lock:
             self._queue.extend(replies)
 
@@ -737,7 +397,7 @@ class MessagesStub:
         The match is case-sensitive (use ``(?i)`` in a regex otherwise) and is made against the latest
         real user prompt; tool follow-ups are never matched. ``times`` limits how often it fires.
         """
-        _check_reply(reply, f"add_rule({pattern!r})")
+        check_reply(reply, f"add_rule({pattern!r})")
         if times is not None and times < 1:
             raise StubError(f"add_rule({pattern!r}): times must be >= 1 or None, got {times!r}")
         compiled: str | re.Pattern[str] = pattern
@@ -825,7 +485,7 @@ class MessagesStub:
         if responder is not None:
             reply = responder(conv)
             if reply is not None:
-                _check_reply(reply, "responder")
+                check_reply(reply, "responder")
                 return reply, "responder"
         return default_reply(conv), "default"
 
@@ -845,10 +505,10 @@ class MessagesStub:
         headers = {k.lower(): (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in h.headers.items()}
         request_id = f"req_stub_{self._next_serial():06d}"
         try:
-            raw = _read_body(h)
+            raw = read_body(h)
         except ValueError as exc:  # a broken Content-Length or chunk size: the connection is unusable
             h.close_connection = True
-            _send_error(h, 400, "invalid_request_error", f"stub: unreadable body: {exc}", request_id)
+            send_error(h, 400, "invalid_request_error", f"stub: unreadable body: {exc}", request_id)
             return
         body: dict[str, Any] | None = None
         try:
@@ -889,12 +549,12 @@ class MessagesStub:
         if split.path != "/v1/messages" or h.command != "POST":
             logger.warning("messages stub: no route for %s %s (404)", h.command, h.path)
             record("not_found", "route", 404)
-            _send_error(h, 404, "not_found_error", f"stub: no route for {h.command} {split.path}", request_id)
+            send_error(h, 404, "not_found_error", f"stub: no route for {h.command} {split.path}", request_id)
             return
         if body is None or not isinstance(body.get("messages"), list):
             record("bad_request", "route", 400)
             message = "stub: the body must be a JSON object with a messages list"
-            _send_error(h, 400, "invalid_request_error", message, request_id)
+            send_error(h, 400, "invalid_request_error", message, request_id)
             return
         try:
             reply, source = self._choose(conv)
@@ -909,203 +569,12 @@ class MessagesStub:
             reply = reply.reply
         if not conv.stream and isinstance(reply, SseError | DropStream):
             reply = default_reply(conv)  # stream faults do not apply: let the fallback succeed
-        msg_id = None if isinstance(reply, HttpError) else _message_id(conv, reply)
-        record(_kind(reply), source, reply.status if isinstance(reply, HttpError) else 200, msg_id)
+        msg_id = None if isinstance(reply, HttpError) else message_id(conv, reply)
+        record(reply_kind(reply), source, reply.status if isinstance(reply, HttpError) else 200, msg_id)
         if delay and self._stopping.wait(delay):
-            _abort(h)
+            abort(h)
             return
-        self._serve(h, conv, reply, msg_id or "", request_id, input_tokens=max(1, len(raw) // 4))
-
-    def _serve(
-        self, h: _Handler, conv: Conversation, reply: Reply, msg_id: str, request_id: str, input_tokens: int
-    ) -> None:
-        if isinstance(reply, HttpError):
-            error_type, error_text = _ERROR_TYPES.get(
-                reply.status, ("api_error" if reply.status >= 500 else "invalid_request_error", "Error")
-            )
-            extra = {} if reply.should_retry is None else {"x-should-retry": str(reply.should_retry).lower()}
-            text = reply.message or error_text
-            _send_error(h, reply.status, reply.error_type or error_type, text, request_id, extra)
-            return
-        if isinstance(reply, Stall) and (reply.before_headers or not conv.stream):
-            self._stopping.wait(reply.seconds)
-            _abort(h)
-            return
-        content = _content_blocks(reply, msg_id)
-        stop_reason = _stop_reason(reply)
-        output_tokens = _output_tokens(content)
-        message: dict[str, Any] = {
-            "id": msg_id,
-            "type": "message",
-            "role": "assistant",
-            "model": conv.model,
-            "content": content,
-            "stop_reason": stop_reason,
-            "stop_sequence": None,
-            "usage": _usage(input_tokens, output_tokens),
-        }
-        if not conv.stream:
-            _send_json(h, 200, message, request_id)
-            return
-        h.send_response(200)
-        h.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        h.send_header("Cache-Control", "no-cache")
-        h.send_header("Transfer-Encoding", "chunked")
-        h.send_header("request-id", request_id)
-        h.end_headers()
-        out = _Stream(h)
-        start: dict[str, Any] = {
-            **message,
-            "content": [],
-            "stop_reason": None,
-            "usage": _usage(input_tokens, 1),
-        }
-        out.event("message_start", {"type": "message_start", "message": start})
-        if isinstance(reply, Stall):
-            self._stopping.wait(reply.seconds)
-            _abort(h)
-            return
-        if isinstance(reply, DropStream):
-            _abort(h)
-            return
-        out.event("ping", {"type": "ping"})
-        if isinstance(reply, SseError):
-            error = {"type": reply.error_type, "message": reply.message}
-            out.event("error", {"type": "error", "error": error})
-            out.end()
-            return
-        for index, block in enumerate(content):
-            _stream_block(out, index, block)
-        delta = {"stop_reason": stop_reason, "stop_sequence": None}
-        out.event(
-            "message_delta",
-            {"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}},
-        )
-        out.event("message_stop", {"type": "message_stop"})
-        out.end()
-
-
-# --------------------------------------------------------------------------- wire helpers
-
-
-def _read_body(h: _Handler) -> bytes:
-    if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        parts: list[bytes] = []
-        while True:
-            size_line = h.rfile.readline()
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)  # ValueError when garbled
-            if size == 0:
-                while h.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            parts.append(h.rfile.read(size))
-            h.rfile.readline()
-    length = int(h.headers.get("Content-Length") or 0)
-    if length < 0:
-        raise ValueError(f"negative Content-Length {length}")
-    return h.rfile.read(length) if length > 0 else b""
-
-
-def _send_json(
-    h: _Handler, status: int, payload: Mapping[str, Any], request_id: str, extra: Mapping[str, str] = {}
-) -> None:
-    data = json.dumps(payload).encode()
-    h.send_response(status)
-    h.send_header("Content-Type", "application/json")
-    h.send_header("Content-Length", str(len(data)))
-    h.send_header("request-id", request_id)
-    for name, value in extra.items():
-        h.send_header(name, value)
-    h.end_headers()
-    if h.command != "HEAD":
-        h.wfile.write(data)
-
-
-def _send_error(
-    h: _Handler,
-    status: int,
-    error_type: str,
-    message: str,
-    request_id: str,
-    extra: Mapping[str, str] = {},
-) -> None:
-    payload = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
-    _send_json(h, status, payload, request_id, extra)
-
-
-def _abort(h: _Handler) -> None:
-    """Close the connection without finishing the response: the client sees a broken stream."""
-    h.close_connection = True
-    with contextlib.suppress(OSError):  # already gone
-        h.connection.shutdown(socket.SHUT_RDWR)
-
-
-def _hex(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
-
-
-def _message_id(conv: Conversation, reply: Reply) -> str:
-    """A deterministic id: the same conversation and reply give the same id in every run."""
-    shape = json.dumps(
-        [
-            [m.role, m.texts, [c.id for c in m.tool_calls], [r.tool_use_id for r in m.tool_results]]
-            for m in conv.messages
-        ]
-    )
-    return "msg_stub_" + _hex(shape, repr(reply))
-
-
-def _content_blocks(reply: Reply, msg_id: str) -> list[dict[str, Any]]:
-    if isinstance(reply, str):
-        return [{"type": "text", "text": reply}]
-    if isinstance(reply, Text):
-        return [{"type": "text", "text": reply.text}]
-    if isinstance(reply, ToolUse):
-        blocks: list[dict[str, Any]] = []
-        if reply.text:
-            blocks.append({"type": "text", "text": reply.text})
-        tool_id = "toolu_stub_" + _hex(msg_id, reply.name)
-        blocks.append({"type": "tool_use", "id": tool_id, "name": reply.name, "input": dict(reply.input)})
-        return blocks
-    return []  # faults carry no content
-
-
-def _stop_reason(reply: Reply) -> str:
-    if isinstance(reply, Text):
-        return reply.stop_reason
-    return "tool_use" if isinstance(reply, ToolUse) else "end_turn"
-
-
-def _output_tokens(content: Iterable[Mapping[str, Any]]) -> int:
-    size = sum(len(b.get("text", "")) + len(json.dumps(b.get("input", ""))) for b in content)
-    return max(1, size // 4)
-
-
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "service_tier": "standard",
-    }
-
-
-def _stream_block(out: _Stream, index: int, block: Mapping[str, Any]) -> None:
-    if block["type"] == "text":
-        text = str(block["text"])
-        out.event(
-            "content_block_start",
-            {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
-        )
-        for i in range(0, max(len(text), 1), _TEXT_CHUNK):
-            delta = {"type": "text_delta", "text": text[i : i + _TEXT_CHUNK]}
-            out.event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
-    else:
-        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-        out.event(
-            "content_block_start", {"type": "content_block_start", "index": index, "content_block": start}
-        )
-        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        out.event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
-    out.event("content_block_stop", {"type": "content_block_stop", "index": index})
+        serve_reply(
+            h, conv, reply, msg_id or "", request_id,
+            input_tokens=max(1, len(raw) // 4), stopping=self._stopping,
+        )  # fmt: skip
