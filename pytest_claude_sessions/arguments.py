@@ -8,9 +8,10 @@ quotes or unicode reaches the CLI verbatim. Wrong combinations are refused here,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import ExecutorUsageError, InvalidSessionIdError
 from .models import StepKind
@@ -83,6 +84,39 @@ def _tool_list(value: str | Iterable[str] | None, name: str) -> list[str]:
     return [check_text(item, f"{name} entry", allow_dash=False, allow_empty=False) for item in items]
 
 
+class CallOptions(TypedDict, total=False):
+    """The per-call options of :meth:`ClaudeExecutor.build_call` (and of ``run``/``arun``), as keywords."""
+
+    resume: str | None
+    continue_: bool
+    fork: bool
+    session_id: str | None
+    cwd: str | os.PathLike[str] | None
+    model: str | None
+    max_turns: int | None
+    allowed_tools: str | Iterable[str] | None
+    disallowed_tools: str | Iterable[str] | None
+    permission_mode: str | None
+    system_prompt: str | None
+    append_system_prompt: str | None
+    output_format: str
+    timeout: float | None
+    extra_args: Sequence[str]
+
+
+CALL_OPTION_NAMES = frozenset(CallOptions.__annotations__)
+
+
+def check_option_names(options: Mapping[str, object], where: str) -> None:
+    """Refuse keywords that are not call options (what an explicit signature's TypeError would say)."""
+    unknown = sorted(set(options) - CALL_OPTION_NAMES)
+    if unknown:
+        raise TypeError(
+            f"{where}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"the call options are {', '.join(sorted(CALL_OPTION_NAMES))}"
+        )
+
+
 @dataclass(frozen=True)
 class Layout:
     """A validated call: its argv, its kind and the normalized behaviour-changing options."""
@@ -92,25 +126,22 @@ class Layout:
     options: dict[str, Any]
 
 
-def layout(
-    binary: str,
-    prompt: str,
-    *,
-    resume: str | None = None,
-    continue_: bool = False,
-    fork: bool = False,
-    session_id: str | None = None,
-    model: str | None = None,
-    max_turns: int | None = None,
-    allowed_tools: str | Iterable[str] | None = None,
-    disallowed_tools: str | Iterable[str] | None = None,
-    permission_mode: str | None = None,
-    system_prompt: str | None = None,
-    append_system_prompt: str | None = None,
-    output_format: str = "json",
-    extra_args: Sequence[str] = (),
-) -> Layout:
-    """Validate one call's arguments and lay out its argv (see the module docstring)."""
+def layout(binary: str, prompt: str, options: CallOptions) -> Layout:
+    """Validate one call's arguments and lay out its argv (see the module docstring).
+
+    ``cwd`` and ``timeout`` are not part of the argv and are ignored here.
+    """
+    resume = options.get("resume")
+    continue_ = bool(options.get("continue_", False))
+    fork = bool(options.get("fork", False))
+    session_id = options.get("session_id")
+    model = options.get("model")
+    max_turns = options.get("max_turns")
+    permission_mode = options.get("permission_mode")
+    system_prompt = options.get("system_prompt")
+    append_system_prompt = options.get("append_system_prompt")
+    output_format = options.get("output_format", "json")
+
     check_text(prompt, "prompt", allow_empty=False)
     if resume is not None:
         check_text(resume, "resume", allow_dash=False, allow_empty=False)
@@ -148,9 +179,9 @@ def layout(
         check_text(system_prompt, "system_prompt")
     if append_system_prompt is not None:
         check_text(append_system_prompt, "append_system_prompt")
-    allowed = _tool_list(allowed_tools, "allowed_tools")
-    disallowed = _tool_list(disallowed_tools, "disallowed_tools")
-    extra = list(check_extra(extra_args))
+    allowed = _tool_list(options.get("allowed_tools"), "allowed_tools")
+    disallowed = _tool_list(options.get("disallowed_tools"), "disallowed_tools")
+    extra = list(check_extra(options.get("extra_args", ())))
 
     argv = [binary, "-p"]
     if resume is not None:
@@ -185,7 +216,7 @@ def layout(
     kind: StepKind = (
         "fork" if fork else "resume" if resume is not None else "continue" if continue_ else "new"
     )
-    options = {
+    normalized: dict[str, Any] = {
         "model": model,
         "max_turns": max_turns,
         "allowed_tools": sorted(allowed) or None,
@@ -195,4 +226,4 @@ def layout(
         "append_system_prompt": append_system_prompt,
         "extra_args": extra or None,
     }
-    return Layout(argv=argv, kind=kind, options=options)
+    return Layout(argv=argv, kind=kind, options=normalized)

@@ -9,6 +9,7 @@ outcomes, into a :class:`~pytest_claude_sessions.models.ClaudeResult` -> tracker
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import os
 import shutil
@@ -21,9 +22,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from .arguments import check_extra, check_text, check_timeout, layout
+from .arguments import CallOptions, check_extra, check_option_names, check_text, check_timeout, layout
 from .errors import (
     ClaudeEmptyOutputError,
     ClaudeNotFoundError,
@@ -137,16 +138,38 @@ class _Dispatcher:
     async def afeed(self, line: str, elapsed: float) -> None:
         event = self._event(line, elapsed)
         if event is not None:
-            ret = self.on_event(event)
-            if inspect.isawaitable(ret):
-                await ret
+            await _maybe_await(self.on_event(event))
 
-    @staticmethod
-    def replay(stdout: str) -> Iterator[tuple[str, float]]:
-        """The lines of a replayed stdout, each with the time since the replay began (nothing ran live)."""
+    def replay(self, outcome: CliOutcome) -> Iterator[StreamEvent]:
+        """The events of an outcome that did not run live (a replay), each stamped with the time since
+        the replay began; nothing for a live outcome, whose events were handed over as they arrived."""
+        if self.live:
+            return
         start = time.monotonic()
-        for line in stdout.splitlines():
-            yield line, time.monotonic() - start
+        for line in outcome.stdout.splitlines():
+            event = self._event(line, time.monotonic() - start)
+            if event is not None:
+                yield event
+
+
+@dataclass
+class _Pending:
+    """One call in flight: what it runs, who gets its events, and when it began."""
+
+    call: CliCall
+    dispatcher: _Dispatcher | None
+    check: bool
+    started: datetime = field(default_factory=utcnow)
+    t0: float = field(default_factory=time.monotonic)
+
+
+async def _maybe_await(value: object) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+def _start_failed(exc: OSError, argv: list[str]) -> ClaudeProcessError:
+    return ClaudeProcessError(f"could not start the claude CLI {argv[0]}: {exc}", argv=argv)
 
 
 def _remove_dirs(paths: tuple[Path, ...]) -> None:
@@ -300,27 +323,13 @@ class ClaudeExecutor:
 
     # ----------------------------------------------------------------- building a call
 
-    def build_call(
-        self,
-        prompt: str,
-        *,
-        resume: str | None = None,
-        continue_: bool = False,
-        fork: bool = False,
-        session_id: str | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        model: str | None = None,
-        max_turns: int | None = None,
-        allowed_tools: str | Iterable[str] | None = None,
-        disallowed_tools: str | Iterable[str] | None = None,
-        permission_mode: str | None = None,
-        system_prompt: str | None = None,
-        append_system_prompt: str | None = None,
-        output_format: str = "json",
-        timeout: float | None = None,
-        extra_args: Sequence[str] = (),
-    ) -> CliCall:
-        """Validate the arguments and build the :class:`CliCall` (argv, env, kind); runs nothing."""
+    def build_call(self, prompt: str, **options: Unpack[CallOptions]) -> CliCall:
+        """Validate the arguments and build the :class:`CliCall` (argv, env, kind); runs nothing.
+
+        The options are those of :meth:`run` without ``on_event`` and ``check``.
+        """
+        check_option_names(options, "build_call")
+        timeout, cwd = options.get("timeout"), options.get("cwd")
         call_timeout = self.timeout if timeout is None else check_timeout(timeout)
         work_dir = self.cwd if cwd is None else Path(cwd).absolute()
         try:
@@ -328,13 +337,17 @@ class ClaudeExecutor:
         except ClaudeNotFoundError:
             # Resolved again (and reported) only if the call really runs: a replay needs no binary.
             binary = os.fspath(self._claude_bin) if self._claude_bin is not None else "claude"
+        model = options.get("model")
+        extra = check_extra(options.get("extra_args", ()))
         laid = layout(
-            binary, prompt, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
-            model=self.model if model is None else model, max_turns=max_turns, allowed_tools=allowed_tools,
-            disallowed_tools=disallowed_tools, permission_mode=permission_mode, system_prompt=system_prompt,
-            append_system_prompt=append_system_prompt, output_format=output_format,
-            extra_args=[*self.extra_args, *check_extra(extra_args)],
-        )  # fmt: skip
+            binary,
+            prompt,
+            {
+                **options,
+                "model": self.model if model is None else model,
+                "extra_args": [*self.extra_args, *extra],
+            },
+        )
         if not work_dir.is_dir():
             raise ExecutorUsageError(f"cwd {work_dir} is not a directory")
         return CliCall(
@@ -345,15 +358,17 @@ class ClaudeExecutor:
             config_dir=self.config_dir,
             env=self.build_env(),
             timeout=call_timeout,
-            output_format=output_format,
-            resume=resume,
-            session_id=session_id,
-            fork=fork,
-            continue_=continue_,
+            output_format=options.get("output_format", "json"),
+            resume=options.get("resume"),
+            session_id=options.get("session_id"),
+            fork=bool(options.get("fork", False)),
+            continue_=bool(options.get("continue_", False)),
             options=laid.options,
         )
 
     # ----------------------------------------------------------------- running
+    # run() and arun() keep full explicit signatures (IDEs and mypy show every keyword); everything else
+    # goes through one path: _begin -> (interceptor ->) _spawn/_aspawn -> _complete -> _conclude.
 
     def run(
         self,
@@ -382,40 +397,23 @@ class ClaudeExecutor:
         Raises ClaudeNotFoundError, ClaudeTimeoutError, ClaudeProcessError (no JSON result, e.g. an unknown
         session), ClaudeEmptyOutputError, and ClaudeResultError for an error result when ``check``.
         """
-        call = self.build_call(
-            prompt, resume=resume, continue_=continue_, fork=fork, session_id=session_id, cwd=cwd,
-            model=model, max_turns=max_turns, allowed_tools=allowed_tools, disallowed_tools=disallowed_tools,
-            permission_mode=permission_mode, system_prompt=system_prompt,
+        pending = self._begin(
+            prompt, on_event, check, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
+            cwd=cwd, model=model, max_turns=max_turns, allowed_tools=allowed_tools,
+            disallowed_tools=disallowed_tools, permission_mode=permission_mode, system_prompt=system_prompt,
             append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
             extra_args=extra_args,
         )  # fmt: skip
-        dispatcher = self._dispatcher(on_event, output_format)
-        started, t0 = utcnow(), time.monotonic()
-        try:
-            before = self._before(call)
-
-            def proceed(live_call: CliCall) -> CliOutcome:
-                argv = self._prepare_live(live_call, dispatcher)
-                try:
-                    outcome = run_sync(
-                        argv, cwd=live_call.cwd, env=live_call.env, timeout=live_call.timeout,
-                        on_line=dispatcher.feed if dispatcher is not None else None,
-                    )  # fmt: skip
-                except OSError as exc:
-                    raise ClaudeProcessError(f"could not start the claude CLI: {exc}", argv=argv) from exc
-                return outcome
-
-            outcome = (
-                self.interceptor.intercept(call, proceed) if self.interceptor is not None else proceed(call)
-            )
-            if dispatcher is not None and not dispatcher.live:
-                for line, elapsed in dispatcher.replay(outcome.stdout):
-                    dispatcher.feed(line, elapsed)
-            result = self._complete(call, outcome, before)
-        except BaseException as exc:
-            self._record_failure(call, exc, started, time.monotonic() - t0)
-            raise
-        return self._conclude(result, started, self.check if check is None else check)
+        with self._failures_recorded(pending):
+            before = self._before(pending.call)
+            spawn = functools.partial(self._spawn, pending)
+            interceptor = self.interceptor
+            outcome = interceptor.intercept(pending.call, spawn) if interceptor else spawn(pending.call)
+            if pending.dispatcher is not None:
+                for event in pending.dispatcher.replay(outcome):
+                    pending.dispatcher.on_event(event)
+            result = self._complete(pending.call, outcome, before)
+        return self._conclude(result, pending)
 
     async def arun(
         self,
@@ -440,61 +438,75 @@ class ClaudeExecutor:
         check: bool | None = None,
     ) -> ClaudeResult:
         """:meth:`run` for asyncio: the process runs without blocking the loop; ``on_event`` may be async."""
-        call = self.build_call(
-            prompt, resume=resume, continue_=continue_, fork=fork, session_id=session_id, cwd=cwd,
-            model=model, max_turns=max_turns, allowed_tools=allowed_tools, disallowed_tools=disallowed_tools,
-            permission_mode=permission_mode, system_prompt=system_prompt,
+        pending = self._begin(
+            prompt, on_event, check, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
+            cwd=cwd, model=model, max_turns=max_turns, allowed_tools=allowed_tools,
+            disallowed_tools=disallowed_tools, permission_mode=permission_mode, system_prompt=system_prompt,
             append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
             extra_args=extra_args,
         )  # fmt: skip
-        dispatcher = self._dispatcher(on_event, output_format)
-        started, t0 = utcnow(), time.monotonic()
-        try:
-            before = self._before(call)
+        with self._failures_recorded(pending):
+            before = self._before(pending.call)
+            spawn = functools.partial(self._aspawn, pending)
+            interceptor = self.interceptor
+            outcome = await (
+                interceptor.aintercept(pending.call, spawn) if interceptor else spawn(pending.call)
+            )
+            if pending.dispatcher is not None:
+                for event in pending.dispatcher.replay(outcome):
+                    await _maybe_await(pending.dispatcher.on_event(event))
+            result = self._complete(pending.call, outcome, before)
+        return self._conclude(result, pending)
 
-            async def proceed(live_call: CliCall) -> CliOutcome:
-                argv = self._prepare_live(live_call, dispatcher)
-                try:
-                    return await run_async(
-                        argv, cwd=live_call.cwd, env=live_call.env, timeout=live_call.timeout,
-                        on_line=dispatcher.afeed if dispatcher is not None else None,
-                    )  # fmt: skip
-                except OSError as exc:
-                    raise ClaudeProcessError(f"could not start the claude CLI: {exc}", argv=argv) from exc
-
-            if self.interceptor is not None:
-                outcome = await self.interceptor.aintercept(call, proceed)
-            else:
-                outcome = await proceed(call)
-            if dispatcher is not None and not dispatcher.live:
-                for line, elapsed in dispatcher.replay(outcome.stdout):
-                    await dispatcher.afeed(line, elapsed)
-            result = self._complete(call, outcome, before)
-        except BaseException as exc:
-            self._record_failure(call, exc, started, time.monotonic() - t0)
-            raise
-        return self._conclude(result, started, self.check if check is None else check)
-
-    @staticmethod
-    def _dispatcher(on_event: EventCallback | None, output_format: str) -> _Dispatcher | None:
+    def _begin(
+        self, prompt: str, on_event: EventCallback | None, check: bool | None, **options: Unpack[CallOptions]
+    ) -> _Pending:
+        call = self.build_call(prompt, **options)
         if on_event is None:
-            return None
-        if output_format != "stream-json":
+            dispatcher = None
+        elif call.output_format != "stream-json":
             raise ExecutorUsageError(
                 "on_event needs output_format='stream-json' (the json format has no events)"
             )
-        if not callable(on_event):
+        elif not callable(on_event):
             raise ExecutorUsageError(f"on_event must be callable, got {type(on_event).__name__}")
-        return _Dispatcher(on_event)
+        else:
+            dispatcher = _Dispatcher(on_event)
+        return _Pending(call, dispatcher, self.check if check is None else check)
 
-    def _prepare_live(self, call: CliCall, dispatcher: _Dispatcher | None) -> list[str]:
+    @contextlib.contextmanager
+    def _failures_recorded(self, pending: _Pending) -> Iterator[None]:
+        """Every call that fails before a result exists still gets its :attr:`history` entry."""
+        try:
+            yield
+        except BaseException as exc:
+            self._record_failure(pending, exc)
+            raise
+
+    def _live_argv(self, pending: _Pending, call: CliCall) -> list[str]:
         """Guards, then the binary: what every live spawn goes through (a replay never gets here)."""
         for guard in self.guards:
             guard(call)
         binary = self.claude_bin
-        if dispatcher is not None:
-            dispatcher.live = True
+        if pending.dispatcher is not None:
+            pending.dispatcher.live = True
         return [str(binary), *call.argv[1:]]
+
+    def _spawn(self, pending: _Pending, call: CliCall) -> CliOutcome:
+        argv = self._live_argv(pending, call)
+        on_line = pending.dispatcher.feed if pending.dispatcher is not None else None
+        try:
+            return run_sync(argv, cwd=call.cwd, env=call.env, timeout=call.timeout, on_line=on_line)
+        except OSError as exc:
+            raise _start_failed(exc, argv) from exc
+
+    async def _aspawn(self, pending: _Pending, call: CliCall) -> CliOutcome:
+        argv = self._live_argv(pending, call)
+        on_line = pending.dispatcher.afeed if pending.dispatcher is not None else None
+        try:
+            return await run_async(argv, cwd=call.cwd, env=call.env, timeout=call.timeout, on_line=on_line)
+        except OSError as exc:
+            raise _start_failed(exc, argv) from exc
 
     # ----------------------------------------------------------------- resume / fork / legacy
 
@@ -702,7 +714,7 @@ class ClaudeExecutor:
             error=error,
         )
 
-    def _conclude(self, result: ClaudeResult, started: datetime, check: bool) -> ClaudeResult:
+    def _conclude(self, result: ClaudeResult, pending: _Pending) -> ClaudeResult:
         self.history.append(
             CallRecord(
                 prompt=result.prompt,
@@ -711,7 +723,7 @@ class ClaudeExecutor:
                 ok=result.ok,
                 error=result.error_message,
                 elapsed=result.elapsed,
-                started_at=started,
+                started_at=pending.started,
                 argv=result.argv,
                 parent_session_id=result.parent_session_id,
                 cost_usd=result.cost_usd,
@@ -719,7 +731,7 @@ class ClaudeExecutor:
                 result=result,
             )
         )
-        if check and not result.ok:
+        if pending.check and not result.ok:
             status = f", HTTP {result.api_error_status}" if result.api_error_status is not None else ""
             raise ClaudeResultError(
                 f"the claude CLI returned an error result (session {result.session_id}, subtype "
@@ -728,7 +740,8 @@ class ClaudeExecutor:
             )
         return result
 
-    def _record_failure(self, call: CliCall, exc: BaseException, started: datetime, elapsed: float) -> None:
+    def _record_failure(self, pending: _Pending, exc: BaseException) -> None:
+        call = pending.call
         self.history.append(
             CallRecord(
                 prompt=call.prompt,
@@ -736,8 +749,8 @@ class ClaudeExecutor:
                 session_id=None,
                 ok=False,
                 error=f"{type(exc).__name__}: {exc}",
-                elapsed=elapsed,
-                started_at=started,
+                elapsed=time.monotonic() - pending.t0,
+                started_at=pending.started,
                 argv=list(call.argv),
                 parent_session_id=call.resume,
             )
