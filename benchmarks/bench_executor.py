@@ -16,40 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _bench_common import add_claude_bin_option, alternating, machine, missing_claude_bin, summary
 
-from pytest_claude_sessions.executor import ClaudeExecutor  # noqa: E402
-from pytest_claude_sessions.stub import MessagesStub  # noqa: E402
-from pytest_claude_sessions.tracker import SessionTracker  # noqa: E402
-
-LOCAL_CLI = ROOT / ".claude-cli" / "node_modules" / ".bin" / "claude"
-
-
-def _machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cpus, "
-        f"load avg {load[0]:.2f}, Python {platform.python_version()}"
-    )
+from pytest_claude_sessions.executor import ClaudeExecutor
+from pytest_claude_sessions.stub import MessagesStub
+from pytest_claude_sessions.tracker import SessionTracker
 
 
 def main() -> int:
@@ -58,10 +36,11 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=25, help="runs per variant (default 25)")
     parser.add_argument("--format", default="json", choices=["json", "stream-json"])
-    parser.add_argument("--claude-bin", default=os.environ.get("CLAUDE_BIN") or str(LOCAL_CLI))
+    add_claude_bin_option(parser)
     args = parser.parse_args()
-    if not Path(args.claude_bin).is_file():
-        print(f"claude CLI not found at {args.claude_bin}; run: bash scripts/install-claude-cli.sh")
+    problem = missing_claude_bin(args.claude_bin)
+    if problem:
+        print(problem)
         return 2
 
     with tempfile.TemporaryDirectory(prefix="bench-exec-") as tmp, MessagesStub() as stub:
@@ -108,34 +87,33 @@ def main() -> int:
 
             return run
 
-        variants: dict[str, Callable[[str], float]] = {
-            "direct": direct,
-            "executor": via(plain),
-            "+tracker": via(tracked),
-        }
-        times: dict[str, list[float]] = {name: [] for name in variants}
-        inside: dict[str, list[float]] = {name: [] for name in variants}
-        for name, fn in variants.items():  # warm-up: first run of the binary, page cache, stub threads
-            fn(f"warm up {name}")
-        for i in range(args.runs):
-            order = list(variants.items())
-            if i % 2:
-                order.reverse()
-            for name, fn in order:
+        def measured(name: str, fn: Callable[[str], float]) -> Callable[[int], tuple[float, float]]:
+            """(wall seconds, seconds spent outside the child process) of one call."""
+
+            def once(i: int) -> tuple[float, float]:
                 start = time.perf_counter()
                 process = fn(f"benchmark prompt {i} {name}")
                 wall = time.perf_counter() - start
-                times[name].append(wall)
-                inside[name].append(wall - process)
+                return wall, wall - process
 
+            return once
+
+        variants = {"direct": direct, "executor": via(plain), "+tracker": via(tracked)}
+        samples = alternating({n: measured(n, fn) for n, fn in variants.items()}, args.runs)
+
+    times = {name: [wall for wall, _ in values] for name, values in samples.items()}
+    inside = {name: [own for _, own in values] for name, values in samples.items()}
     base_median = statistics.median(times["direct"])
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine()}")
     print(f"claude: {args.claude_bin}; format {args.format}; {args.runs} alternating runs per variant")
-    print(f"{'variant':<10} {'median s':>9} {'min s':>7} {'max s':>7} {'ratio':>7} {'in-process ms':>14}")
+    print(
+        f"{'variant':<10} {'median s':>9} {'p95 s':>7} {'min s':>7} {'max s':>7} {'ratio':>7} "
+        f"{'in-process ms':>14}"
+    )
     for name, values in times.items():
-        median = statistics.median(values)
+        median, p95, low, high = summary(values)
         print(
-            f"{name:<10} {median:>9.3f} {min(values):>7.3f} {max(values):>7.3f} "
+            f"{name:<10} {median:>9.3f} {p95:>7.3f} {low:>7.3f} {high:>7.3f} "
             f"{median / base_median:>7.3f} {1000 * statistics.median(inside[name]):>14.2f}"
         )
     ratio = statistics.median(times["executor"]) / base_median

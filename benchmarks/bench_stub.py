@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import platform
 import resource
 import statistics
 import threading
 import time
 from typing import Any
+
+from _bench_common import machine, percentile, timed
 
 from pytest_claude_sessions.stub import MessagesStub
 
@@ -55,15 +55,10 @@ def latency(stub: MessagesStub, data: bytes, n: int) -> tuple[float, float, floa
     try:
         for _ in range(min(50, n)):
             one_request(conn, data)  # warm-up
-        samples = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            one_request(conn, data)
-            samples.append(time.perf_counter() - t0)
+        samples = [timed(lambda: one_request(conn, data)) for _ in range(n)]
     finally:
         conn.close()
-    samples.sort()
-    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], samples[-1]
+    return statistics.median(samples), percentile(samples, 0.95), max(samples)
 
 
 def throughput(stub: MessagesStub, data: bytes, threads: int, seconds: float) -> float:
@@ -107,11 +102,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput run")
     args = parser.parse_args()
 
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
-    )
-    print(f"python {platform.python_version()}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"machine: {machine()}")
     print()
 
     start_median, stop_median = start_stop(20)
