@@ -11,7 +11,8 @@
    faster at 10k.
 3. 8 processes x 500 updates on one agent: lost updates (goal 0), counts 1..N exactly, updates/s with fsync on
    and off (wall time from the first worker's start to the last worker's end, imports excluded).
-4. Loading a 100,000-step agent (a new tracker) and one append + incremental refresh at that length.
+4. Loading a 100,000-step agent (a new tracker, in a fresh process: time and that process's peak RSS) and
+   one append + incremental refresh at that length.
 """
 
 from __future__ import annotations
@@ -137,7 +138,29 @@ def contended(directory: Path, procs: int, per_proc: int, fsync: bool) -> tuple[
     return procs * per_proc / (max(ends) - min(starts)), lost, exact
 
 
-def big_agent(directory: Path, steps: int) -> tuple[float, float, float, int]:
+# VmHWM (peak RSS of this address space, in kB), not ru_maxrss: Linux carries ru_maxrss over from the
+# parent across fork/exec, which would report the benchmark's own peak.
+LOADER = r"""
+import sys, time
+from pytest_claude_sessions.tracker import SessionTracker
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+before = hwm()
+t0 = time.perf_counter()
+tracker = SessionTracker("big", sys.argv[1])
+load = time.perf_counter() - t0
+assert tracker.interaction_count == int(sys.argv[2])
+print(load, before, hwm())
+"""
+
+
+def big_agent(directory: Path, steps: int) -> tuple[float, float, float, float, float, int]:
+    """(load s, RSS before and peak of the loading process in MB, append s, refresh s, journal bytes).
+
+    The load runs in a fresh process, so its peak RSS is the load's own, not this benchmark's.
+    """
     store = SessionStore(directory, fsync=False)
     base = utcnow() - timedelta(days=1)
     records = [
@@ -147,11 +170,18 @@ def big_agent(directory: Path, steps: int) -> tuple[float, float, float, int]:
         for i in range(steps)
     ]
     store.merge("big", records)
+    del records
     size = store.journal_path("big").stat().st_size
-    t0 = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", LOADER, str(directory), str(steps)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    load, rss_before, rss_peak = map(float, out.split())
     tracker = SessionTracker("big", directory)
-    load = time.perf_counter() - t0
-    assert tracker.interaction_count == steps
     t0 = time.perf_counter()
     tracker.update_session("s-next", PROMPT, RESPONSE)
     append = time.perf_counter() - t0
@@ -160,7 +190,7 @@ def big_agent(directory: Path, steps: int) -> tuple[float, float, float, int]:
     t0 = time.perf_counter()
     assert other.interaction_count == steps + 2  # an incremental refresh: reads only the new line
     refresh = time.perf_counter() - t0
-    return load, append, refresh, size
+    return load, rss_before, rss_peak, append, refresh, size
 
 
 def main() -> None:
@@ -211,14 +241,19 @@ def main() -> None:
             )
 
         print(f"\n4) an agent with {n_big:,} steps")
-        load, append, refresh, size = big_agent(root / "big", n_big)
+        load, rss_before, rss_peak, append, refresh, size = big_agent(root / "big", n_big)
         print(
-            f"   journal {size / 1e6:.1f} MB; new tracker (full load) {load:.2f} s "
-            f"({load / n_big * 1e6:.1f} us/step); one append {append * 1000:.2f} ms; "
-            f"incremental refresh of another tracker {refresh * 1000:.2f} ms"
+            f"   journal {size / 1e6:.1f} MB; new tracker (full load, fresh process) {load:.2f} s "
+            f"({load / n_big * 1e6:.1f} us/step), peak RSS {rss_peak:.0f} MB "
+            f"(+{rss_peak - rss_before:.0f} MB over the interpreter with the package imported, "
+            f"{(rss_peak - rss_before) * 1e6 / n_big / 1024:.2f} kB/step)"
+        )
+        print(
+            f"   one append at that length {append * 1000:.2f} ms; incremental refresh of another "
+            f"tracker {refresh * 1000:.2f} ms"
         )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"   peak RSS of this benchmark process: {rss:.0f} MB")
+        print(f"   peak RSS of this benchmark process (it builds the records itself): {rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -97,12 +97,15 @@ class SessionInfo:
         """
         if not isinstance(data, dict):
             raise ValueError(f"a session record must be a JSON object, got {type(data).__name__}")
-        src = copy.deepcopy(data)
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        # Immutable leaves are shared as they are; only containers are copied (deepcopy of the whole record
+        # dominated the load of a long chain).
+        atomic = (str, int, float, bool, type(None))
+        src = {k: v if type(v) in atomic else copy.deepcopy(v) for k, v in data.items()}
+        known = cls.__dataclass_fields__  # a mapping: cheaper than dataclasses.fields() per record
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in src.items():
-            if key in known:
+            if key in known and key != "extra":
                 kwargs[key] = value
             else:
                 extra[key] = value

@@ -41,7 +41,7 @@ from .errors import (
     StoreError,
     StoreWarning,
 )
-from .models import SessionInfo, utcnow
+from .models import STEP_KINDS, SessionInfo, parse_timestamp, utcnow
 from .redact import Redactor
 
 __all__ = [
@@ -72,6 +72,7 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 ENV_FSYNC = "CLAUDE_SESSIONS_FSYNC"
 ENV_LOCK_TIMEOUT = "CLAUDE_SESSIONS_LOCK_TIMEOUT"
 _TAIL_CHUNK = 16 * 1024
+_READ_BLOCK = 1024 * 1024
 _SLUG_MAX = 48
 _HASH_LEN = 20  # hex digits of sha256: 80 bits, no realistic collision between agent ids
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -90,6 +91,7 @@ _OPTIONAL_STR = (
 )
 _OPTIONAL_NUM = ("cost_usd", "total_cost_usd", "num_turns", "duration_ms")
 _OPTIONAL_DICT = ("metadata", "usage")
+_INIT_FIELDS = frozenset(SessionInfo.__dataclass_fields__) - {"extra"}
 
 
 # --------------------------------------------------------------------------- names and settings
@@ -156,7 +158,8 @@ class ParsedJournal:
     header: dict[str, Any] | None = None
     header_line: bytes = b""  # the header's bytes including its newline
     records: list[SessionInfo] = field(default_factory=list)
-    damaged: list[tuple[int, str]] = field(default_factory=list)  # (1-based line number, reason)
+    # (1-based line number, reason); a misnumbered record is listed here and kept in ``records``
+    damaged: list[tuple[int, str]] = field(default_factory=list)
     complete_length: int = 0  # bytes up to and including the last newline
     torn_tail: int = 0  # bytes after the last newline (an unfinished write)
 
@@ -220,6 +223,92 @@ def _header_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
+def _record_from_parsed(obj: Any) -> SessionInfo:
+    """:func:`parse_record` for an object that ``json.loads`` just built and nobody else holds.
+
+    Builds the record from ``obj``'s values without copying them (``SessionInfo.from_dict`` must copy, as
+    its argument belongs to the caller): loading a long chain is then dominated by JSON decoding. Anything
+    unusual goes through :func:`parse_record`, which gives the same result or the precise error.
+    """
+    if not isinstance(obj, dict) or HEADER_KEY in obj or _check_types(obj) is not None:
+        return parse_record(obj)
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key in _INIT_FIELDS:
+            kwargs[key] = value
+        else:
+            extra[key] = value
+    count = kwargs.get("interaction_count", 0)
+    kind = kwargs.get("kind") or "new"
+    if not isinstance(kwargs.get("session_id"), str) or type(count) is not int or kind not in STEP_KINDS:
+        return parse_record(obj)
+    try:
+        kwargs["created_at"] = parse_timestamp(kwargs.get("created_at", 0))
+    except (ValueError, TypeError, OverflowError):
+        return parse_record(obj)
+    kwargs["interaction_count"] = count
+    kwargs["kind"] = kind
+    kwargs["last_prompt"] = kwargs.get("last_prompt") or ""
+    kwargs["last_response"] = kwargs.get("last_response") or ""
+    kwargs["is_error"] = bool(kwargs.get("is_error", False))
+    return SessionInfo(**kwargs, extra=extra)
+
+
+class _JournalParser:
+    """Parses journal lines fed in pieces (whole lines only) into one :class:`ParsedJournal`."""
+
+    def __init__(self, *, expect_header: bool = True, first_line: int = 1) -> None:
+        self.out = ParsedJournal()
+        self.expect_header = expect_header
+        self.lineno = first_line - 1
+
+    def feed(self, data: bytes | bytearray, end: int) -> None:
+        """Parse ``data[:end]``, which is empty or ends with a newline."""
+        out = self.out
+        position = 0
+        while position < end:
+            nl = data.index(b"\n", position)
+            line = data[position:nl]
+            line_start = position
+            position = nl + 1
+            self.lineno += 1
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line.decode("utf-8"))
+            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError: ValueErrors
+                out.damaged.append((self.lineno, f"invalid JSON ({type(exc).__name__})"))
+                continue
+            is_header = isinstance(obj, dict) and HEADER_KEY in obj
+            first = out.header is None and not out.records and not out.damaged
+            if self.expect_header and first and is_header:
+                assert isinstance(obj, dict)
+                problem = _header_problem(obj)
+                if problem:
+                    out.damaged.append((self.lineno, problem))
+                else:
+                    out.header = obj
+                    out.header_line = bytes(data[line_start:position])
+                continue
+            if self.expect_header and first:
+                out.damaged.append((self.lineno, "the journal header is missing"))
+            had_count = isinstance(obj, dict) and "interaction_count" in obj
+            try:
+                record = _record_from_parsed(obj)
+            except ValueError as exc:
+                out.damaged.append((self.lineno, str(exc)[:200]))
+                continue
+            out.records.append(record)
+            expected = len(out.records)
+            if self.expect_header and (not had_count or record.interaction_count != expected):
+                # Kept (a rewrite renumbers it), but reported, so the file gets repaired and counts stay
+                # the step's position: a missing or altered count is damage, not a step of another number.
+                found = record.interaction_count if had_count else "missing"
+                out.damaged.append((self.lineno, f"interaction_count {found}, expected {expected}"))
+        out.complete_length += end
+
+
 def parse_journal(data: bytes, *, expect_header: bool = True, first_line: int = 1) -> ParsedJournal:
     """Parse journal bytes. Total: any input gives a result, never an exception.
 
@@ -227,42 +316,31 @@ def parse_journal(data: bytes, *, expect_header: bool = True, first_line: int = 
     are ignored; anything after the last newline is a torn tail. Bad lines are listed in ``damaged`` and
     every good record, before or after them, is kept in order.
     """
-    out = ParsedJournal()
+    parser = _JournalParser(expect_header=expect_header, first_line=first_line)
     end = data.rfind(b"\n") + 1
-    out.complete_length = end
-    out.torn_tail = len(data) - end
+    parser.feed(data, end)
+    parser.out.torn_tail = len(data) - end
+    return parser.out
+
+
+def _parse_fd(fd: int, size: int) -> ParsedJournal:
+    """:func:`parse_journal` of the first ``size`` bytes of ``fd``, read in blocks: a long journal is never
+    held in memory as a whole next to its records."""
+    parser = _JournalParser()
+    pending = bytearray()
     position = 0
-    lineno = first_line - 1
-    while position < end:
-        nl = data.index(b"\n", position)
-        line = data[position:nl]
-        line_start = position
-        position = nl + 1
-        lineno += 1
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-            out.damaged.append((lineno, f"invalid JSON ({type(exc).__name__})"))
-            continue
-        is_header = isinstance(obj, dict) and HEADER_KEY in obj
-        if expect_header and out.header is None and not out.records and not out.damaged and is_header:
-            assert isinstance(obj, dict)
-            problem = _header_problem(obj)
-            if problem:
-                out.damaged.append((lineno, problem))
-            else:
-                out.header = obj
-                out.header_line = data[line_start:position]
-            continue
-        if expect_header and out.header is None and not out.damaged and not out.records:
-            out.damaged.append((lineno, "the journal header is missing"))
-        try:
-            out.records.append(parse_record(obj))
-        except ValueError as exc:
-            out.damaged.append((lineno, str(exc)[:200]))
-    return out
+    while position < size:
+        block = _read_range(fd, position, min(_READ_BLOCK, size - position))
+        if not block:
+            break
+        position += len(block)
+        pending += block
+        end = pending.rfind(b"\n") + 1
+        if end:
+            parser.feed(pending, end)
+            del pending[:end]
+    parser.out.torn_tail = len(pending)
+    return parser.out
 
 
 # --------------------------------------------------------------------------- small file helpers
@@ -281,11 +359,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _write_buffered(fd: int, pieces: Iterable[bytes]) -> None:
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        if len(buffer) >= _READ_BLOCK:
+            _write_all(fd, buffer)
+            buffer.clear()
+    _write_all(fd, buffer)
 
 
 def _read_range(fd: int, start: int, length: int) -> bytes:
@@ -301,12 +389,16 @@ def _read_range(fd: int, start: int, length: int) -> bytes:
     return b"".join(chunks)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file in the same directory, fsync, os.replace, fsync dir."""
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Replace ``path`` with ``data`` (bytes, or pieces written in turn so a long journal is never joined in
+    memory): temp file in the same directory, fsync, os.replace, fsync dir."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
     try:
         try:
-            _write_all(fd, data)
+            if isinstance(data, bytes | bytearray | memoryview):
+                _write_all(fd, data)
+            else:
+                _write_buffered(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -533,7 +625,7 @@ class SessionStore:
         if last_line is None:  # empty (or only a torn header): start the journal
             return self._header_bytes(agent_id), 0, None, size == 0
         if not last_line.strip():  # blank lines are harmless but hide the last record: rare, parse it all
-            parsed = parse_journal(_read_range(fd, 0, end))
+            parsed = _parse_fd(fd, end)
             if not parsed.ok:
                 return None
             if parsed.records:
@@ -555,7 +647,7 @@ class SessionStore:
                 )
             return b"", 0, None, False
         try:
-            last = parse_record(obj)
+            last = _record_from_parsed(obj)
         except ValueError:
             return None
         if last.agent_id is not None and last.agent_id != agent_id:
@@ -602,10 +694,9 @@ class SessionStore:
                         new_cursor = replace(cursor, offset=cursor.offset + parsed.complete_length)
                         return ReadResult(parsed.records, False, new_cursor)
                     # damage in the new bytes: fall through to a full read, which repairs
-                data = _read_range(fd, 0, st.st_size)
+                parsed = _parse_fd(fd, st.st_size)
             finally:
                 os.close(fd)
-            parsed = parse_journal(data)
             if parsed.header is not None and parsed.header.get("agent_id") != agent_id:
                 owner = parsed.header.get("agent_id")
                 raise StoreError(
@@ -666,13 +757,17 @@ class SessionStore:
         for stale in path.parent.glob(f".{glob.escape(path.name[:100])}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
-        parts = [self._header_bytes(agent_id)]
-        n = 0
-        for n, info in enumerate(records, start=1):
-            info.interaction_count = n
-            parts.append(_encode(info.to_dict()))
-        atomic_write(path, b"".join(parts))
-        return n
+        count = 0
+
+        def lines() -> Iterator[bytes]:
+            nonlocal count
+            yield self._header_bytes(agent_id)
+            for count, info in enumerate(records, start=1):
+                info.interaction_count = count
+                yield _encode(info.to_dict())
+
+        atomic_write(path, lines())
+        return count
 
     def _repair_locked(self, agent_id: str, path: Path) -> None:
         """Under the lock: move a damaged journal aside and rewrite its recoverable records."""
@@ -829,11 +924,10 @@ class SessionStore:
         checks: list[FileCheck] = []
         for path in self.journal_files():
             try:
-                data = path.read_bytes()
+                parsed = _parse_path(path)
             except OSError as exc:
                 checks.append(FileCheck(path, False, f"unreadable: {exc}"))
                 continue
-            parsed = parse_journal(data)
             agent = parsed.header.get("agent_id") if parsed.header else None
             if not parsed.ok:
                 checks.append(
@@ -884,7 +978,7 @@ class SessionStore:
         bad: list[str] = []
         for i, item in enumerate(doc["sessions"]):
             try:
-                rec = parse_record(item)
+                rec = _record_from_parsed(item)
             except ValueError as exc:
                 bad.append(f"sessions[{i}]: {exc}")
                 continue
@@ -941,6 +1035,14 @@ def _tail(fd: int, size: int) -> tuple[int, bytes | None]:
         return start + last_nl + 1, data[prev_nl + 1 : last_nl]
 
 
+def _parse_path(path: Path) -> ParsedJournal:
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    try:
+        return _parse_fd(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
 def _agent_of_file(path: Path) -> str | None:
     try:
         with path.open("rb") as fh:
@@ -954,7 +1056,7 @@ def _agent_of_file(path: Path) -> str | None:
     except (ValueError, RecursionError):
         pass
     try:
-        parsed = parse_journal(path.read_bytes())
+        parsed = _parse_path(path)
     except OSError:
         return None
     for rec in parsed.records:

@@ -265,6 +265,30 @@ def test_each_kind_of_bad_line_is_damage_not_a_crash(tmp_path: Path, bad_line: b
         assert [r.session_id for r in store.load("a")] == ["s1"]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (b'"interaction_count":2,', b'"interaction_count":7,', "interaction_count 7, expected 2"),
+        (b'"interaction_count":2,', b'"interaction_kount":2,', "interaction_count missing, expected 2"),
+    ],
+)
+def test_a_misnumbered_step_is_kept_and_renumbered_to_its_position(
+    tmp_path: Path, old: bytes, new: bytes, reason: str
+) -> None:
+    store = SessionStore(tmp_path)
+    for i in range(1, 4):
+        append(store, "a", f"s{i}")
+    path = store.journal_path("a")
+    damaged = path.read_bytes().replace(old, new, 1)
+    path.write_bytes(damaged)
+    with pytest.warns(StoreWarning, match=rf"line 3: {reason}.*3 recoverable records"):
+        chain = store.load("a")
+    assert [(r.session_id, r.interaction_count) for r in chain] == [("s1", 1), ("s2", 2), ("s3", 3)]
+    [quarantined] = store.quarantined_files()
+    assert quarantined.read_bytes() == damaged
+    assert append(store, "a", "s4").interaction_count == 4
+
+
 def test_damaged_last_line_is_repaired_by_an_append(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     append(store, "a", "s1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import warnings
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from pytest_claude_sessions.errors import StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store import SessionStore, parse_journal
+from pytest_claude_sessions.store import SessionStore, _record_from_parsed, parse_journal, parse_record
 from pytest_claude_sessions.tracker import SessionTracker
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,7 +46,8 @@ def _line_ends(data: bytes) -> list[int]:
 def test_parse_journal_is_total_on_random_bytes(data: bytes) -> None:
     parsed = parse_journal(data)
     assert parsed.complete_length + parsed.torn_tail == len(data)
-    assert len(parsed.records) + len(parsed.damaged) <= data.count(b"\n")
+    assert len(parsed.records) <= data.count(b"\n")
+    assert len(parsed.damaged) <= data.count(b"\n")
 
 
 @FUZZ
@@ -104,3 +106,61 @@ def test_a_journal_of_random_bytes_loads_and_accepts_writes(blob: bytes) -> None
             assert [s.interaction_count for s in tracker.session_chain] == list(range(1, n + 2))
         if blob and not parse_journal(blob).ok:
             assert blob in [p.read_bytes() for p in store.quarantined_files()]
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False),
+    st.sampled_from(["new", "resume", "fork", "bogus", "2026-01-01T10:00:00Z", "s-1", ""]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_RECORD_KEYS = st.sampled_from([*SessionInfo.__dataclass_fields__, "custom", "__journal__", "extra"])
+
+
+@FUZZ
+@given(
+    st.dictionaries(_RECORD_KEYS, _FIELD_VALUES, max_size=12),
+    st.sampled_from(["s-1", None, 5]),
+    st.sampled_from(["2026-01-01T10:00:00+00:00", 0, "nope", None]),
+)
+def test_the_loaders_fast_path_builds_what_from_dict_builds(
+    base: dict[str, object], session_id: object, created_at: object
+) -> None:
+    # The store builds records from freshly parsed JSON without copying; it must agree with the public
+    # SessionInfo.from_dict (via parse_record) on every record, valid or not.
+    record: dict[str, object] = {"session_id": session_id, "created_at": created_at, **base}
+    expected: SessionInfo | str
+    try:
+        expected = parse_record(copy.deepcopy(record))
+    except ValueError as exc:
+        expected = f"ValueError: {exc}"
+    got: SessionInfo | str
+    try:
+        got = _record_from_parsed(copy.deepcopy(record))
+    except ValueError as exc:
+        got = f"ValueError: {exc}"
+    assert got == expected
+
+
+def test_from_dict_never_mutates_or_aliases_its_argument() -> None:
+    data = {
+        "session_id": "s",
+        "created_at": "2026-01-01T10:00:00Z",
+        "interaction_count": 1,
+        "last_prompt": "p",
+        "last_response": "r",
+        "metadata": {"nested": {"k": [1, 2]}},
+        "usage": {"input_tokens": 3},
+        "unknown": [{"a": 1}],
+    }
+    before = copy.deepcopy(data)
+    info = SessionInfo.from_dict(data)
+    assert data == before
+    assert info.metadata is not None and info.usage is not None
+    info.metadata["nested"]["k"].append(3)
+    info.usage["input_tokens"] = 99
+    info.extra["unknown"][0]["a"] = 2
+    assert data == before
