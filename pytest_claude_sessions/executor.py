@@ -690,6 +690,7 @@ class ClaudeExecutor:
             "transcript_path": transcript,
             "is_error": not result.ok,
             "error": error,
+            "api_error_status": result.api_error_status,
             "model": result.model,
             "cwd": str(call.cwd),
         }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -12,7 +14,12 @@ from typing import Any
 
 import pytest
 
-from pytest_claude_sessions.errors import ClaudeProcessError, ClaudeResultError, ClaudeTimeoutError
+from pytest_claude_sessions.errors import (
+    ClaudeEmptyOutputError,
+    ClaudeProcessError,
+    ClaudeResultError,
+    ClaudeTimeoutError,
+)
 from pytest_claude_sessions.executor import ClaudeExecutor, StreamEvent
 from pytest_claude_sessions.stub import HttpError, MessagesStub, Stall, ToolUse
 from pytest_claude_sessions.tracker import SessionTracker
@@ -170,7 +177,8 @@ def test_api_errors_are_results_with_is_error_and_raise_with_check(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, status: int, check: bool
 ) -> None:
     api_stub.enqueue(HttpError(status))
-    ex = _make(tmp_path, claude_bin, api_stub, check=check)
+    tracker = SessionTracker("agent-err", tmp_path / "sessions")
+    ex = _make(tmp_path, claude_bin, api_stub, check=check, tracker=tracker)
     if check:
         with pytest.raises(ClaudeResultError, match=f"HTTP {status}") as info:
             ex.run("hello")
@@ -186,6 +194,16 @@ def test_api_errors_are_results_with_is_error_and_raise_with_check(
     assert result.session_id is not None
     assert len(api_stub.message_requests) == 1  # CLAUDE_CODE_MAX_RETRIES=0
     assert ex.history[-1].ok is False
+    # the failed call is still a step of the chain, marked as an error with its figures
+    (step,) = tracker.session_chain
+    assert (step.session_id, step.kind, step.is_error) == (result.session_id, "new", True)
+    assert step.error == result.error_message
+    assert step.error
+    assert step.metadata is not None
+    assert step.metadata["api_error_status"] == status
+    assert step.cli_version == "2.1.330"
+    assert step.num_turns == result.num_turns
+    assert step.duration_ms == result.duration_ms
 
 
 def test_max_turns_hit_in_a_tool_loop(tmp_path: Path, claude_bin: Path, api_stub: MessagesStub) -> None:
@@ -225,6 +243,37 @@ def test_a_stall_past_the_timeout_kills_the_whole_process_group(
     assert '"subtype":"init"' in info.value.stdout  # partial output is kept
     assert info.value.returncode is None
     assert ex.history[-1].ok is False
+
+
+def test_sigint_exit_0_with_empty_output_is_an_error_not_a_success(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    marker = uuid.uuid4().hex
+    ex = _make(tmp_path, claude_bin, api_stub, env={"PCS_EXECUTOR_TEST": marker})
+    api_stub.enqueue(Stall())
+    sent: list[int] = []
+
+    def interrupt() -> None:
+        # the CLI is our direct child (a single binary): interrupt it once its request hangs in the stub
+        api_stub.wait_for_requests(1, timeout=30)
+        for pid in _pids_with(f"PCS_EXECUTOR_TEST={marker}"):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                os.kill(pid, signal.SIGINT)
+                sent.append(pid)
+
+    helper = threading.Thread(target=interrupt)
+    helper.start()
+    try:
+        with pytest.raises(ClaudeEmptyOutputError, match="exited 0 but printed nothing") as info:
+            ex.run("hang until interrupted")
+    finally:
+        helper.join(timeout=30)
+    assert len(sent) == 1
+    assert info.value.returncode == 0
+    assert info.value.stdout == ""
+    assert ex.history[-1].ok is False
+    assert "ClaudeEmptyOutputError" in (ex.history[-1].error or "")
 
 
 @pytest.mark.parametrize(
