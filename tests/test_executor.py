@@ -152,6 +152,44 @@ def test_new_resume_continue_fork_and_session_id_keep_a_true_chain(
     assert [h.ok for h in ex.history] == [True, True, True, True, True, False]
 
 
+def test_resume_and_fork_follow_the_trackers_current_session_sync_and_async(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    tracker = SessionTracker("agent-follow", tmp_path / "sessions")
+    ex = _make(tmp_path, claude_bin, api_stub, tracker=tracker)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # the legacy entry point with working_dir: a new session in that directory's project
+    raw = ex.execute_claude("my name is Eve", working_dir=elsewhere)
+    s1 = raw["session_id"]
+    assert raw["result"] == "Nice to meet you, Eve! [turn 1]"
+    first = ex.history[-1].result
+    assert first is not None
+    assert first.transcript_path is not None
+    assert first.transcript_path.parent == ex.validator.project_dir(elsewhere)
+
+    resumed = ex.resume("what is my name?", cwd=elsewhere)
+    assert (resumed.kind, resumed.session_id, resumed.parent_session_id) == ("resume", s1, s1)
+    assert resumed.result == "Your name is Eve. [turn 2]"
+
+    async def follow() -> tuple[Any, Any]:
+        forked = await ex.afork("list my messages", cwd=elsewhere)
+        again = await ex.aresume("what is my name?", cwd=elsewhere)  # the fork is now current
+        return forked, again
+
+    forked, again = asyncio.run(follow())
+    assert (forked.kind, forked.parent_session_id) == ("fork", s1)
+    assert forked.session_id not in (None, s1)
+    assert forked.result == "Earlier messages: 1. my name is Eve | 2. what is my name? [turn 3]"
+    assert (again.kind, again.session_id, again.parent_session_id) == (
+        "resume",
+        forked.session_id,
+        forked.session_id,
+    )
+    assert again.result == "Your name is Eve. [turn 4]"
+    assert [s.kind for s in tracker.session_chain] == ["new", "resume", "fork", "resume"]
+
+
 def test_missing_and_invalid_sessions_raise_with_the_clis_stderr(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
 ) -> None:
