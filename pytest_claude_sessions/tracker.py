@@ -10,11 +10,14 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import STEP_KINDS, SessionInfo, StepKind, utcnow
 from .redact import Redactor
 from .store import JournalCursor, SessionStore
+
+if TYPE_CHECKING:
+    from .transcripts import SessionValidator
 
 __all__ = ["DEFAULT_MAX_TEXT_LENGTH", "ENV_SESSIONS_DIR", "SessionTracker", "default_persistence_dir"]
 
@@ -140,6 +143,28 @@ class SessionTracker:
         if not isinstance(session_id, str) or not session_id:
             return False
         return any(s.session_id == session_id for s in self.session_chain)
+
+    # ----------------------------------------------------------------- continuity (from the transcripts)
+
+    def continuity(self, validator: SessionValidator | None = None) -> list[str]:
+        """Why this agent's chain is not one continuous conversation, judged from the CLI's transcripts
+        (``validator``, default: ``SessionValidator()`` on ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``).
+
+        Empty when every step continues the one before it (a resume appended to the previous leaf, a fork
+        copied it, only ``new`` steps start fresh). An agent without steps is not continuous: the reason
+        says so. Each step needs ``metadata["leaf_uuid"]`` (the executor records it) for a strict check.
+        """
+        from .assertions import chain_continuity  # lazy: keeps the tracker import light
+
+        return chain_continuity(self.session_chain, validator)
+
+    def assert_continuous(self, validator: SessionValidator | None = None) -> None:
+        """Raise ``AssertionError`` with the reasons and the chain as a table unless :meth:`continuity` is
+        empty."""
+        __tracebackhide__ = True
+        from .assertions import assert_chain_continuous
+
+        assert_chain_continuous(self, validator)
 
     # ----------------------------------------------------------------- writing
 
