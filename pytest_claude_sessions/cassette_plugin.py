@@ -8,7 +8,8 @@ the test failed, then checked for unused interactions.
 
 Record mode precedence: ``--claude-record-mode`` > ``$PYTEST_CLAUDE_RECORD_MODE`` > the marker's ``mode``
 > ini ``claude_record_mode`` > ``none``. The command line beats the marker so that the command a miss
-prints (``pytest '<node id>' --claude-record-mode=once``) always records.
+prints (``pytest '<node id>' --claude-record-mode=once``) always records. The report header says where the
+run's mode came from; each test's "claude cassette" section says its own (``marker`` when the marker won).
 """
 
 from __future__ import annotations
@@ -60,7 +61,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 @dataclass(frozen=True)
 class CassetteSettings:
-    """The run-wide cassette settings; ``mode_source`` is ``cli``, ``env``, ``ini`` or ``default``."""
+    """The run-wide cassette settings; ``mode_source`` is ``cli``, ``env``, ``ini`` or ``default``.
+
+    ``record_args``: the command-line options a pasted record command must repeat to reach the same
+    cassette (``--claude-cassettes``, ``--claude-cassette-dir``, ``-c``/``--rootdir`` when given there).
+    """
 
     mode: RecordMode = "none"
     mode_source: str = "default"
@@ -70,6 +75,7 @@ class CassetteSettings:
     slim: bool = False
     list_unused: bool = False
     prune_unused: bool = False
+    record_args: tuple[str, ...] = ()
 
     @property
     def mode_forced(self) -> bool:
@@ -80,6 +86,14 @@ class CassetteSettings:
 _SETTINGS = pytest.StashKey[CassetteSettings]()
 _OUTCOMES = pytest.StashKey[dict[str, str]]()
 _REPORT_KEY = pytest.StashKey[CassetteReport]()
+_SOURCE_KEY = pytest.StashKey[str]()
+_SOURCE_TEXT = {
+    "cli": "--claude-record-mode",
+    "env": f"${MODE_ENV}",
+    "ini": "ini claude_record_mode",
+    "marker": "the claude_cassette marker",
+    "default": "the default",
+}
 
 
 # --------------------------------------------------------------------------- options
@@ -139,43 +153,85 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
-    """Read options, env and ini (CLI > env > ini > default); raises ``pytest.UsageError`` on bad values."""
-    environ = os.environ
-    raw_mode, source = config.getoption("claude_record_mode", None), "cli"
-    if raw_mode is None and environ.get(MODE_ENV, "").strip():
-        raw_mode, source = environ[MODE_ENV], "env"
-    if raw_mode is None and str(config.getini("claude_record_mode")).strip():
-        raw_mode, source = config.getini("claude_record_mode"), "ini"
+def _ini_where(config: pytest.Config, name: str) -> str:
+    return f"ini {name}" + (f" ({config.inipath})" if config.inipath is not None else "")
+
+
+def _ini_bool(config: pytest.Config, name: str) -> bool:
     try:
-        mode = parse_record_mode(raw_mode, where=f"record mode (from {source})") if raw_mode else "none"
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        return bool(config.getini(name))
+    except (ValueError, pytest.UsageError) as exc:  # pytest says only "invalid truth value 'x'"
+        raise pytest.UsageError(f"invalid {_ini_where(config, name)}: {exc} (use true or false)") from None
+
+
+def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
+    """Read options, env and ini (CLI > env > ini > default); raises ``pytest.UsageError`` on bad values.
+
+    The error names the option, the value and where it came from (command line, env var, ini file).
+    """
+    environ = os.environ
+    # every source is checked, not only the one that wins: a typo in pytest.ini must not hide until the
+    # day the env var that overrides it is unset
+    candidates = [
+        (config.getoption("claude_record_mode", None), "cli", "--claude-record-mode"),
+        (environ.get(MODE_ENV, "").strip() or None, "env", f"${MODE_ENV}"),
+        (
+            str(config.getini("claude_record_mode")).strip() or None,
+            "ini",
+            _ini_where(config, "claude_record_mode"),
+        ),
+    ]
+    mode: RecordMode = "none"
+    source = "default"
+    for raw, origin, where in reversed(candidates):
+        if raw is None:
+            continue
+        try:
+            mode, source = parse_record_mode(raw), origin
+        except ValueError:
+            raise pytest.UsageError(
+                f"invalid record mode {raw!r} from {where}; use one of: {', '.join(RECORD_MODES)}"
+            ) from None
+    record_args: list[str] = []
     apply_all = bool(config.getoption("claude_cassettes", None))
-    if not apply_all and environ.get(ALL_ENV, "").strip():
+    if apply_all:
+        record_args.append("--claude-cassettes")
+    elif environ.get(ALL_ENV, "").strip():
         value = environ[ALL_ENV].strip().lower()
         if value not in _TRUE | _FALSE:
-            raise pytest.UsageError(f"${ALL_ENV}={environ[ALL_ENV]!r} is not a boolean (use 1 or 0)")
+            raise pytest.UsageError(
+                f"invalid ${ALL_ENV} value {environ[ALL_ENV]!r} (from the environment): not a boolean "
+                "(use 1 or 0)"
+            )
         apply_all = value in _TRUE
-    elif not apply_all:
-        apply_all = bool(config.getini("claude_cassettes"))
+    else:
+        apply_all = _ini_bool(config, "claude_cassettes")
     directory: Path | None = None
-    raw_dir = config.getoption("claude_cassette_dir", None) or environ.get(DIR_ENV, "").strip()
+    cli_dir = config.getoption("claude_cassette_dir", None)
+    raw_dir = cli_dir or environ.get(DIR_ENV, "").strip()
     if raw_dir:
         directory = (config.invocation_params.dir / str(raw_dir)).resolve()
+        if cli_dir:
+            record_args.append(f"--claude-cassette-dir={cli_dir}")
     elif str(config.getini("claude_cassette_dir")).strip():
         base = config.inipath.parent if config.inipath is not None else config.rootpath
         directory = (base / str(config.getini("claude_cassette_dir")).strip()).resolve()
+    # a pasted record command must find the same configuration (and so the same cassette)
+    if getattr(config.option, "inifilename", None):
+        record_args.append(f"--config-file={config.option.inifilename}")
+    if getattr(config.option, "rootdir", None):
+        record_args.append(f"--rootdir={config.option.rootdir}")
     redact = tuple(str(p) for p in config.getini("claude_cassette_redact"))
     return CassetteSettings(
         mode=mode,
-        mode_source=source if raw_mode else "default",
+        mode_source=source,
         apply_to_all=apply_all,
         cassette_dir=directory,
         redact=redact,
-        slim=bool(config.getini("claude_cassette_slim")),
+        slim=_ini_bool(config, "claude_cassette_slim"),
         list_unused=bool(config.getoption("claude_cassettes_unused", False)),
         prune_unused=bool(config.getoption("claude_prune_cassettes", False)),
+        record_args=tuple(record_args),
     )
 
 
@@ -250,12 +306,28 @@ def cassette_path_for(item: pytest.Item, settings: CassetteSettings) -> Path:
     return default_cassette_path(module, cassette_test_name(item), cassette_dir=directory, name=name)
 
 
+def record_mode_for(item: pytest.Item, settings: CassetteSettings) -> tuple[RecordMode, str]:
+    """The record mode of ``item`` and its source (``cli``, ``env``, ``marker``, ``ini`` or ``default``).
+
+    The marker's ``mode`` is always checked (a typo fails the test even when the command line wins).
+    """
+    kwargs = _marker_kwargs(item) or {}
+    if kwargs.get("mode") is None:
+        return settings.mode, settings.mode_source
+    try:
+        marked = parse_record_mode(kwargs["mode"], where=f"claude_cassette(mode=...) of {item.nodeid}")
+    except ValueError as exc:
+        raise MarkerError(str(exc)) from None
+    if settings.mode_forced:
+        return settings.mode, settings.mode_source
+    return marked, "marker"
+
+
 def build_cassette(item: pytest.Item, settings: CassetteSettings) -> CassetteInterceptor:
     """The cassette of ``item`` per its marker and the run's settings; raises ``ValueError`` on bad args."""
     kwargs = _marker_kwargs(item) or {}
-    mode: RecordMode = settings.mode
-    if kwargs.get("mode") is not None and not settings.mode_forced:
-        mode = parse_record_mode(kwargs["mode"], where=f"claude_cassette(mode=...) of {item.nodeid}")
+    mode, source = record_mode_for(item, settings)
+    item.stash[_SOURCE_KEY] = source
     try:
         match_on = normalize_match_on(kwargs.get("match_on"))
     except ValueError as exc:
@@ -269,17 +341,22 @@ def build_cassette(item: pytest.Item, settings: CassetteSettings) -> CassetteInt
         allow_unused=bool(kwargs.get("allow_unused", False)),
         record_on_failure=bool(kwargs.get("record_on_failure", False)),
         node_id=item.nodeid,
-        record_command=record_command(item),
+        record_command=record_command(item, settings),
         redact_patterns=[*settings.redact, *redact],
         slim=settings.slim if kwargs.get("slim") is None else bool(kwargs["slim"]),
     )
 
 
-def record_command(item: pytest.Item) -> str:
-    """The shell command that re-runs just this test from the directory pytest was started in."""
+def record_command(item: pytest.Item, settings: CassetteSettings | None = None) -> str:
+    """The shell command that re-runs just this test from the directory pytest was started in.
+
+    It repeats the command-line options that decide which cassette the test uses (``settings.record_args``);
+    env vars and ini settings still apply when it is pasted into the same shell and project.
+    """
     file_part, sep, rest = item.nodeid.partition("::")
     target = os.path.relpath(item.config.rootpath / file_part, item.config.invocation_params.dir)
-    return f"pytest {shlex.quote(target + sep + rest)}"
+    extra = [shlex.quote(arg) for arg in settings.record_args] if settings is not None else []
+    return " ".join(["pytest", shlex.quote(target + sep + rest), *extra])
 
 
 # --------------------------------------------------------------------------- fixture and executor hook
@@ -295,22 +372,34 @@ def claude_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteIntercep
         pytest.fail(str(exc), pytrace=False)
     item.stash[_OUTCOMES] = {}
     yield interceptor
-    failed = any(v == "failed" for v in item.stash.get(_OUTCOMES, {}).values())
+    outcomes = item.stash.get(_OUTCOMES, {}).values()
+    failed = any(v == "failed" for v in outcomes)
+    skipped = not failed and any(v == "skipped" for v in outcomes)  # also xfail: the test did not pass
     report: CassetteReport | None = None
     try:
-        report = interceptor.finish(failed=failed)
+        report = interceptor.finish(failed=failed, skipped=skipped)
     finally:
         if report is None:  # finish raised after saving: the report is kept on the interceptor
-            report = interceptor.finish(failed=failed, check=False)
+            report = interceptor.finish(failed=failed, check=False, skipped=skipped)
         item.stash[_REPORT_KEY] = report
-        item.add_report_section("teardown", "claude cassette", section_text(report))
+        source = item.stash.get(_SOURCE_KEY, None)
+        item.add_report_section("teardown", "claude cassette", section_text(report, mode_source=source))
 
 
-def section_text(report: CassetteReport) -> str:
-    """The per-test report section: which cassette, what was replayed/recorded, saved or why not."""
+def section_text(report: CassetteReport, *, mode_source: str | None = None) -> str:
+    """The per-test report section: which cassette and its provenance, the mode and where it came from,
+    what was replayed/recorded, saved or why not."""
+    provenance = [
+        f"CLI {report.cli_version}" if report.cli_version else "CLI version unknown",
+        *([f"recorded {report.recorded_at}"] if report.recorded_at else []),
+    ]
+    if len(report.cli_versions) > 1:
+        provenance.append(f"interactions from CLI {', '.join(report.cli_versions)}")
+    exists = report.saved or report.path.exists()
+    mode = report.mode + (f" (from {_SOURCE_TEXT.get(mode_source, mode_source)})" if mode_source else "")
     lines = [
-        f"cassette: {report.path}",
-        f"mode: {report.mode}; replayed {report.replayed} call(s), recorded {report.recorded}",
+        f"cassette: {report.path}" + (f" ({'; '.join(provenance)})" if exists else " (no file)"),
+        f"mode: {mode}; replayed {report.replayed} call(s), recorded {report.recorded}",
         "saved" if report.saved else f"not saved: {report.not_saved_reason}",
     ]
     if report.unused:

@@ -7,7 +7,9 @@ what a live call would have produced - with no binary, no node and no network.
 
 Modes: ``none`` (replay only; the default), ``once`` (record when the test has no cassette yet),
 ``new_episodes`` (replay matches, record the rest and append), ``all`` (always call the CLI; a passing run
-replaces the cassette) and ``rewrite`` (the old cassette is deleted up front, then everything is recorded).
+that recorded something replaces the cassette) and ``rewrite`` (record from scratch: a passing run replaces
+the cassette with what it recorded, or removes it when the test made no call). The old cassette stays on disk
+until a passing run saves the new one: a failing or skipped test never loses it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +67,7 @@ __all__ = [
     "CassetteInterceptor",
     "CassetteReport",
     "CassetteUnusedError",
+    "CassetteVersionWarning",
     "RecordMode",
     "parse_record_mode",
     "use_cassette",
@@ -82,9 +86,17 @@ def parse_record_mode(value: object, *, where: str = "record mode") -> RecordMod
     raise ValueError(f"invalid {where} {value!r}; use one of: {', '.join(RECORD_MODES)}")
 
 
+class CassetteVersionWarning(UserWarning):
+    """A call is recorded into a cassette whose recording used another Claude CLI version."""
+
+
 @dataclass
 class CassetteReport:
-    """What :meth:`CassetteInterceptor.finish` did: saved or not (and why), what was replayed and recorded."""
+    """What :meth:`CassetteInterceptor.finish` did: saved or not (and why), what was replayed and recorded.
+
+    ``cli_version``/``recorded_at``: the cassette's provenance (its header after the save, else as loaded);
+    ``cli_versions``: every CLI version its interactions were recorded with (more than one after appends).
+    """
 
     path: Path
     mode: RecordMode
@@ -93,6 +105,10 @@ class CassetteReport:
     saved: bool = False
     not_saved_reason: str | None = None
     unused: list[int] = field(default_factory=list)  # 1-based positions of recorded interactions never used
+    removed: bool = False  # rewrite: a passing test made no call, so its old cassette was deleted
+    cli_version: str | None = None
+    recorded_at: str | None = None
+    cli_versions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (for xdist reports)."""
@@ -104,6 +120,10 @@ class CassetteReport:
             "saved": self.saved,
             "not_saved_reason": self.not_saved_reason,
             "unused": list(self.unused),
+            "removed": self.removed,
+            "cli_version": self.cli_version,
+            "recorded_at": self.recorded_at,
+            "cli_versions": list(self.cli_versions),
         }
 
 
@@ -164,13 +184,22 @@ class CassetteInterceptor:
         self._to_actual: dict[str, str] = {}  # recorded session id -> the id the test supplied this run
         self._to_recorded: dict[str, str] = {}
         self._finished: CassetteReport | None = None
+        self._version_warned = False
         if self.mode == "rewrite":
-            with cassette_lock(self.path, lock_timeout):
-                self.path.unlink(missing_ok=True)
+            # Nothing is replayed, and the old file stays until a passing run saves the new one; a file
+            # that cannot be read is what rewrite is for, so it is not an error here.
+            try:
+                old = load_cassette_data(self.path)
+            except CassetteCorruptError:
+                old = None
+            self.existed = False
+            self.header: dict[str, Any] = dict(old.get("header") or {}) if old else {}
+            self.interactions: list[dict[str, Any]] = []
+            return
         data = load_cassette_data(self.path)  # a corrupt file fails right here, naming it
         self.existed = data is not None
-        self.header: dict[str, Any] = dict(data.get("header") or {}) if data else {}
-        self.interactions: list[dict[str, Any]] = list(data["interactions"]) if data else []
+        self.header = dict(data.get("header") or {}) if data else {}
+        self.interactions = list(data["interactions"]) if data else []
 
     def __repr__(self) -> str:
         return (
@@ -366,6 +395,28 @@ class CassetteInterceptor:
                 text = self._swapper(self._to_recorded)(json.dumps(entry, ensure_ascii=False))
                 entry = json.loads(text)
             self._new.append(entry)
+            warn = self._version_change(entry.get("cli_version"))
+        if warn:
+            warnings.warn(CassetteVersionWarning(warn), stacklevel=2)
+
+    def _version_change(self, installed: object) -> str | None:
+        """The warning when the recording CLI differs from the cassette header's (once per cassette)."""
+        old = self.header.get("cli_version")
+        if self._version_warned or not isinstance(installed, str) or not isinstance(old, str):
+            return None
+        if installed == old:
+            return None
+        self._version_warned = True
+        if self.mode == "new_episodes":
+            return (
+                f"cassette {self.path} was recorded with Claude CLI {old}, but the installed CLI is "
+                f"{installed}: record mode 'new_episodes' appends its calls, so the cassette will mix both "
+                f"versions. To re-record it whole with {installed}: {self._command('rewrite')}"
+            )
+        return (
+            f"cassette {self.path} was recorded with Claude CLI {old}; record mode {self.mode!r} re-records "
+            f"it with the installed CLI {installed} (replay differences may come from the new version)"
+        )
 
     # ----------------------------------------------------------------- the end of the test
 
@@ -375,30 +426,43 @@ class CassetteInterceptor:
             return []
         return [i + 1 for i in range(len(self.interactions)) if i not in self._used]
 
-    def finish(self, *, failed: bool = False, check: bool = True) -> CassetteReport:
-        """Save what was recorded (unless the test ``failed`` and ``record_on_failure`` is off), then check.
+    def finish(self, *, failed: bool = False, check: bool = True, skipped: bool = False) -> CassetteReport:
+        """Save what was recorded (unless the test ``failed`` or was ``skipped``), then check.
 
-        With ``check``, raises the first replay error the test may have swallowed, then
-        :class:`CassetteUnusedError` for recorded interactions left unused (unless ``allow_unused``).
-        Calling it again returns the same report without saving twice.
+        ``record_on_failure`` saves the recording of a failed test too; a skipped test never saves (it did
+        not run to the end). The cassette on disk is only ever replaced by a save. With ``check`` (and a
+        test that neither failed nor was skipped), raises the first replay error the test may have
+        swallowed, then :class:`CassetteUnusedError` for recorded interactions left unused (unless
+        ``allow_unused``). Calling it again returns the same report without saving twice.
         """
         if self._finished is None:
             report = CassetteReport(
                 self.path, self.mode, replayed=self._replayed, recorded=len(self._new), unused=self.unused()
             )
-            if not self._new:
+            if skipped:
+                report.not_saved_reason = "the test was skipped" + (
+                    "; the old cassette is kept" if self.path.exists() else ""
+                )
+            elif failed and not self.record_on_failure and (self._new or self.mode == "rewrite"):
+                report.not_saved_reason = "the test failed (set record_on_failure to keep its recording)" + (
+                    "; the old cassette is kept" if self.path.exists() else ""
+                )
+            elif not self._new:
                 report.not_saved_reason = "nothing was recorded"
-            elif failed and not self.record_on_failure:
-                report.not_saved_reason = "the test failed (set record_on_failure to keep its recording)"
+                if self.mode == "rewrite" and not failed and not self._errors:
+                    report.removed = self._remove()
+                    if report.removed:
+                        report.not_saved_reason += "; the old cassette was removed (rewrite)"
             elif self._errors:
                 report.not_saved_reason = "a call did not match the cassette"
             else:
                 report.saved = self.save()
                 if not report.saved:
                     report.not_saved_reason = "another run recorded this cassette first; kept that one"
+            self._provenance(report)
             self._finished = report
         report = self._finished
-        if check and not failed:
+        if check and not failed and not skipped:
             if self._errors:  # the test caught the replay error and went on: still a failure
                 raise self._errors[0]
             if report.unused and not self.allow_unused:
@@ -409,6 +473,34 @@ class CassetteInterceptor:
                     f"Re-record with: {self._command('rewrite')} (or allow_unused=True)"
                 )
         return report
+
+    def _remove(self) -> bool:
+        with cassette_lock(self.path, self.lock_timeout):
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                return False
+        return True
+
+    def _provenance(self, report: CassetteReport) -> None:
+        """Fill the report's CLI version(s) and recorded-at from the cassette as it now stands."""
+        header, interactions = self.header, self.interactions
+        if report.saved:
+            try:
+                data = load_cassette_data(self.path)
+            except CassetteError:
+                data = None
+            if data is not None:
+                header, interactions = dict(data.get("header") or {}), list(data["interactions"])
+        elif report.removed:
+            header, interactions = {}, []
+        elif self.mode == "rewrite":  # not saved: the old file is what stays
+            interactions = []
+        version, recorded_at = header.get("cli_version"), header.get("recorded_at")
+        report.cli_version = version if isinstance(version, str) else None
+        report.recorded_at = recorded_at if isinstance(recorded_at, str) else None
+        versions = {i.get("cli_version") for i in interactions}
+        report.cli_versions = sorted(v for v in versions if isinstance(v, str))
 
     def save(self) -> bool:
         """Write the recorded interactions (merged per mode, under the file lock); ``False``: kept theirs."""
@@ -460,6 +552,10 @@ class CassetteInterceptor:
         }
         if not keep_recorded_at or "recorded_at" not in self.header:
             header["recorded_at"] = now
+        if keep_recorded_at:  # appending: a field no new call tells keeps the value already there
+            for key in ("cli_version", "model"):
+                if header[key] is None:
+                    del header[key]
         return header
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from pytest_claude_sessions.cassette_files import load_cassette_data
-from pytest_claude_sessions.cassettes import CassetteInterceptor
+from pytest_claude_sessions.cassette_files import atomic_write_text, dump_cassette, load_cassette_data
+from pytest_claude_sessions.cassettes import CassetteInterceptor, CassetteVersionWarning
 from pytest_claude_sessions.errors import (
     CassetteMismatchError,
     CassetteMissError,
@@ -193,7 +193,8 @@ def test_cassette_holds_placeholders_not_machine_paths(recording: Recording) -> 
     data = load_cassette_data(recording.cassette)
     assert data is not None
     header = data["header"]
-    assert header["cli_version"] == recording.results[0].cli_version
+    assert header["cli_version"] == recording.results[0].cli_version and header["cli_version"]
+    assert header["plugin_version"] and data["version"] == 1
     assert header["model"] and header["node_id"] == "tests/x.py::test_chain" and header["recorded_at"]
     kinds = [i["request"]["kind"] for i in data["interactions"]]
     assert kinds == ["new", "resume", "fork"]
@@ -289,18 +290,37 @@ def test_once_replays_when_the_cassette_exists(
     assert path.read_bytes() == before
 
 
+def _as_if_recorded_with(path: Path, version: str) -> None:
+    """Rewrite a cassette's CLI version (header and interactions) as if an older CLI had recorded it."""
+    data = load_cassette_data(path)
+    assert data is not None
+    data["header"]["cli_version"] = version
+    for interaction in data["interactions"]:
+        interaction["cli_version"] = version
+    atomic_write_text(path, dump_cassette(data))
+
+
 def test_new_episodes_appends_and_then_replays(
     recording: Recording, tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
 ) -> None:
     path = _copy(recording, tmp_path)
-    cassette = CassetteInterceptor(path, mode="new_episodes")
+    _as_if_recorded_with(path, "2.0.0-old")
+    cassette = CassetteInterceptor(path, mode="new_episodes", record_command="pytest t.py::x")
     ex = _live(claude_bin, api_stub, tmp_path / "live", cassette)
     results = _replay_chain(ex)
-    extra = ex.run("list my messages", resume=results[0].session_id)  # recorded live, after 2 replayed turns
+    with pytest.warns(CassetteVersionWarning) as warned:  # appending mixes CLI versions: say so
+        extra = ex.run("list my messages", resume=results[0].session_id)  # live, after 2 replayed turns
+    assert len(warned) == 1
+    message = str(warned[0].message)
+    assert str(path) in message and "Claude CLI 2.0.0-old" in message and "new_episodes" in message
+    assert f"the installed CLI is {extra.cli_version}" in message and extra.cli_version
+    assert "pytest t.py::x --claude-record-mode=rewrite" in message
     assert len(api_stub.requests) == 1 and not extra.replayed
     assert extra.result is not None and "my name is Alice" in extra.result  # the replayed history reached it
     report = cassette.finish()
     assert report.saved and (report.replayed, report.recorded) == (3, 1)
+    assert report.cli_version == extra.cli_version  # the header names the newest recording CLI
+    assert report.cli_versions == sorted(["2.0.0-old", extra.cli_version])
     data = load_cassette_data(path)
     assert data is not None and len(data["interactions"]) == 4
 
@@ -327,11 +347,48 @@ def test_all_always_calls_the_cli_and_replaces(
     new = load_cassette_data(path)
     assert old is not None and new is not None and len(new["interactions"]) == 1
     assert new["interactions"][0]["id"] != old["interactions"][0]["id"]
-    # "all" keeps the old cassette when the run fails; "rewrite" drops it up front
+    # "all" keeps the old cassette when the run fails
     third = CassetteInterceptor(path, mode="all")
     assert third.finish(failed=True).saved is False and path.exists()
-    CassetteInterceptor(path, mode="rewrite").finish()
-    assert not path.exists()
+
+
+def test_rewrite_keeps_the_old_cassette_until_a_passing_run_saves(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    path = tmp_path / "c.json"
+    first = CassetteInterceptor(path, mode="once")
+    _live(claude_bin, api_stub, tmp_path / "a", first).run("hello there")
+    first.finish()
+    _as_if_recorded_with(path, "2.0.0-old")
+    before = path.read_bytes()
+
+    failing = CassetteInterceptor(path, mode="rewrite")
+    assert failing.interactions == [] and path.read_bytes() == before  # nothing is deleted up front
+    with pytest.warns(CassetteVersionWarning):
+        _live(claude_bin, api_stub, tmp_path / "b", failing).run("hello there")
+    report = failing.finish(failed=True)
+    assert not report.saved and report.not_saved_reason is not None
+    assert "the old cassette is kept" in report.not_saved_reason and path.read_bytes() == before
+    skipped = CassetteInterceptor(path, mode="rewrite").finish(skipped=True)
+    assert skipped.not_saved_reason == "the test was skipped; the old cassette is kept"
+    assert path.read_bytes() == before
+
+    passing = CassetteInterceptor(path, mode="rewrite")
+    with pytest.warns(CassetteVersionWarning, match=r"recorded with Claude CLI 2\.0\.0-old; record mode"):
+        live = _live(claude_bin, api_stub, tmp_path / "c", passing).run("hello again")
+    saved = passing.finish()
+    assert saved.saved and saved.cli_version == live.cli_version
+    data = load_cassette_data(path)
+    assert data is not None and [i["request"]["prompt"] for i in data["interactions"]] == ["hello again"]
+
+    # a passing test that no longer calls Claude: its stale cassette goes (rewrite = start from scratch)
+    empty = CassetteInterceptor(path, mode="rewrite").finish()
+    assert empty.removed and not path.exists()
+    assert "the old cassette was removed" in (empty.not_saved_reason or "")
+    # ...and a corrupt cassette is no error for rewrite: it is what rewrite replaces
+    path.write_text("{torn")
+    assert CassetteInterceptor(path, mode="rewrite").finish(failed=True).saved is False
+    assert path.read_text() == "{torn"
 
 
 def test_failing_test_does_not_save_unless_asked(

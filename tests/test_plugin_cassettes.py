@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,10 +73,17 @@ def test_record_then_replay_without_the_cli(
     monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
     before = path.read_bytes()
     for extra in ([], ["-n", "2"]):
-        replayed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", *extra)
+        replayed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", "-rA", *extra)
         replayed.assert_outcomes(passed=2)
         replayed.stdout.fnmatch_lines(
-            ["*claude-cassettes: mode=none (default)*", "*3 call(s) replayed, 0 recorded*"]
+            [
+                "*claude-cassettes: mode=none (default)*",
+                "*Captured claude cassette teardown*",
+                f"cassette: *TestAgent.test_chain[[]Alice].json (CLI {data['header']['cli_version']}; "
+                f"recorded {data['header']['recorded_at']})",
+                "mode: none (from the default); replayed 3 call(s), recorded 0",
+                "*3 call(s) replayed, 0 recorded*",
+            ]
         )
     assert path.read_bytes() == before
 
@@ -114,8 +124,8 @@ def test_failing_test_keeps_no_cassette_unless_asked(pytester: pytest.Pytester, 
     result.stdout.fnmatch_lines(
         [
             "*Captured claude cassette teardown*",
-            "cassette: *test_fails.json",
-            "mode: once; replayed 0 call(s), recorded 1",
+            "cassette: *test_fails.json (no file)",
+            "mode: once (from --claude-record-mode); replayed 0 call(s), recorded 1",
             "not saved: the test failed (set record_on_failure to keep its recording)",
         ]
     )
@@ -125,29 +135,50 @@ def test_failing_test_keeps_no_cassette_unless_asked(pytester: pytest.Pytester, 
     )
 
 
-def test_missing_cassette_fails_with_the_record_command(pytester: pytest.Pytester, no_cli: str) -> None:
+def test_the_printed_record_command_records_when_pasted(
+    pytester: pytest.Pytester, claude_bin: Path, no_cli: str
+) -> None:
     pytester.makepyfile(
         test_miss="""
         import pytest
 
         @pytest.mark.claude_cassette
         @pytest.mark.parametrize("x", ["a b/c"])
-        def test_needs_recording(claude_executor, x):
-            claude_executor.run("hello " + x)
+        def test_needs_recording(claude_executor, claude_api_stub, x):
+            assert "hello " + x in claude_executor.run("hello " + x).result
 
         def test_unmarked(claude_executor):
             assert claude_executor.interceptor is None
         """
     )
-    result = pytester.runpytest_subprocess(no_cli)
+    out_dir = "all cassettes"  # given on the command line: the printed command must repeat it
+    result = pytester.runpytest_subprocess(no_cli, f"--claude-cassette-dir={out_dir}")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*CassetteMissError: Claude call #1 has no cassette to replay from*does not exist*",
             "*Record it with: pytest 'test_miss.py::test_needs_recording[[]a b/c]' "
-            "--claude-record-mode=once*",
+            "'--claude-cassette-dir=all cassettes' --claude-record-mode=once*",
         ]
     )
+    command = re.search(r"Record it with: (pytest .*--claude-record-mode=once)", result.stdout.str())
+    assert command is not None
+    argv = shlex.split(command.group(1))
+    assert argv[0] == "pytest"
+    # paste it as a user would, in the same directory, with the CLI installed (found through $CLAUDE_BIN)
+    env = {**os.environ, "CLAUDE_BIN": str(claude_bin)}
+    pasted = subprocess.run(
+        [sys.executable, "-m", *argv], cwd=pytester.path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert (
+        "1 passed" in pasted.stdout and "0 call(s) replayed, 1 recorded, 1 cassette(s) saved" in pasted.stdout
+    )
+    recorded = list((pytester.path / out_dir).rglob("*.json"))
+    assert len(recorded) == 1 and "test_needs_recording" in recorded[0].name
+    # ...and the next run, still without a CLI, replays it
+    again = pytester.runpytest_subprocess(no_cli, f"--claude-cassette-dir={out_dir}")
+    again.assert_outcomes(passed=2)
 
 
 def test_switch_applies_cassettes_to_every_executor_test(pytester: pytest.Pytester, no_cli: str) -> None:
@@ -162,24 +193,125 @@ def test_switch_applies_cassettes_to_every_executor_test(pytester: pytest.Pytest
     pytester.runpytest_subprocess(no_cli).assert_outcomes(passed=1)
 
 
-def test_env_mode_beats_marker_and_bad_values_are_usage_errors(
+MODES_TEST = """
+import pytest
+
+@pytest.mark.claude_cassette(mode="new_episodes")
+def test_marked(claude_cassette):
+    print("MODE", claude_cassette.mode)
+
+@pytest.mark.claude_cassette
+def test_unmarked_mode(claude_cassette):
+    print("MODE", claude_cassette.mode)
+    assert "[REDACTED:custom]" in claude_cassette.scrubber.redactor.redact("id internal-42")
+"""
+
+
+def test_mode_precedence_cli_env_marker_ini_default(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, no_cli: str
 ) -> None:
+    pytester.makepyfile(test_modes=MODES_TEST)
+
+    def run(*args: str) -> str:
+        result = pytester.runpytest_subprocess(no_cli, "-rA", *args)
+        result.assert_outcomes(passed=2)
+        return result.stdout.str()
+
+    def sections(out: str) -> list[str]:
+        return re.findall(r"^mode: (\S+ \(from [^)]+\))", out, flags=re.MULTILINE)
+
+    pytester.makeini("[pytest]\nclaude_cassette_redact = internal-\\d+\n")
+    out = run()
+    assert "claude-cassettes: mode=none (default)" in out
+    assert sections(out) == ["new_episodes (from the claude_cassette marker)", "none (from the default)"]
+
+    pytester.makeini("[pytest]\nclaude_record_mode = once\nclaude_cassette_redact = internal-\\d+\n")
+    out = run()  # the marker beats the ini
+    assert "claude-cassettes: mode=once (ini)" in out
+    assert sections(out) == [
+        "new_episodes (from the claude_cassette marker)",
+        "once (from ini claude_record_mode)",
+    ]
+
+    monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "all")
+    out = run()  # the env beats the marker
+    assert "claude-cassettes: mode=all (env)" in out
+    assert sections(out) == ["all (from $PYTEST_CLAUDE_RECORD_MODE)"] * 2
+
+    out = run("--claude-record-mode=rewrite")  # the command line beats the env
+    assert "claude-cassettes: mode=rewrite (cli)" in out
+    assert sections(out) == ["rewrite (from --claude-record-mode)"] * 2
+
+
+@pytest.mark.parametrize(
+    ("ini", "env", "message"),
+    [
+        (
+            "claude_record_mode = sometimes",
+            {},
+            "invalid record mode 'sometimes' from ini claude_record_mode (*tox.ini); use one of: none*",
+        ),
+        (
+            "claude_cassettes = maybe",
+            {},
+            "invalid ini claude_cassettes (*tox.ini): invalid truth value 'maybe' (use true or false)",
+        ),
+        (
+            "claude_cassette_slim = sorta",
+            {},
+            "invalid ini claude_cassette_slim (*tox.ini): invalid truth value 'sorta' (use true or false)",
+        ),
+        (
+            "claude_record_mode = ALL",  # valid (case-insensitive), but the env var is not
+            {"PYTEST_CLAUDE_RECORD_MODE": "sometimes"},
+            "invalid record mode 'sometimes' from $PYTEST_CLAUDE_RECORD_MODE; use one of:*",
+        ),
+        (
+            "claude_record_mode = nope",  # checked even when the env var overrides it
+            {"PYTEST_CLAUDE_RECORD_MODE": "once"},
+            "invalid record mode 'nope' from ini claude_record_mode*",
+        ),
+        (
+            "",
+            {"PYTEST_CLAUDE_CASSETTES": "maybe"},
+            "invalid $PYTEST_CLAUDE_CASSETTES value 'maybe' (from the environment): not a boolean*",
+        ),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_option_value_and_source(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    no_cli: str,
+    ini: str,
+    env: dict[str, str],
+    message: str,
+) -> None:
+    pytester.makefile(".ini", tox=f"[pytest]\n{ini}\n")
+    pytester.makepyfile(test_x="def test_x(): pass")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(no_cli)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_bad_marker_mode_fails_its_test_even_when_the_command_line_wins(
+    pytester: pytest.Pytester, no_cli: str
+) -> None:
     pytester.makepyfile(
-        test_env="""
+        test_bad_mode="""
         import pytest
 
-        @pytest.mark.claude_cassette(mode="none")
-        def test_mode(claude_cassette):
-            assert claude_cassette.mode == "new_episodes"
+        @pytest.mark.claude_cassette(mode="sometimes")
+        def test_x(claude_cassette):
+            pass
         """
     )
-    monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "new_episodes")
-    pytester.runpytest_subprocess(no_cli).assert_outcomes(passed=1)
-    monkeypatch.setenv("PYTEST_CLAUDE_RECORD_MODE", "sometimes")
-    bad = pytester.runpytest_subprocess(no_cli)
-    assert bad.ret == pytest.ExitCode.USAGE_ERROR
-    bad.stderr.fnmatch_lines(["*invalid record mode (from env) 'sometimes'; use one of: none, once*"])
+    result = pytester.runpytest_subprocess(no_cli, "--claude-record-mode=none")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*invalid claude_cassette(mode=...) of test_bad_mode.py::test_x 'sometimes'; use one of: none*"]
+    )
 
 
 def test_marker_with_unknown_argument_is_an_error(pytester: pytest.Pytester, no_cli: str) -> None:
