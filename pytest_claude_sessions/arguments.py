@@ -84,12 +84,9 @@ def _tool_list(value: str | Iterable[str] | None, name: str) -> list[str]:
     return [check_text(item, f"{name} entry", allow_dash=False, allow_empty=False) for item in items]
 
 
-class CallOptions(TypedDict, total=False):
-    """The per-call options of :meth:`ClaudeExecutor.build_call` (and of ``run``/``arun``), as keywords."""
+class CommonOptions(TypedDict, total=False):
+    """The call options that do not choose the session (shared by every kind of call)."""
 
-    resume: str | None
-    continue_: bool
-    fork: bool
     session_id: str | None
     cwd: str | os.PathLike[str] | None
     model: str | None
@@ -102,6 +99,14 @@ class CallOptions(TypedDict, total=False):
     output_format: str
     timeout: float | None
     extra_args: Sequence[str]
+
+
+class CallOptions(CommonOptions, total=False):
+    """The per-call options of :meth:`ClaudeExecutor.build_call` (and of ``run``/``arun``), as keywords."""
+
+    resume: str | None
+    continue_: bool
+    fork: bool
 
 
 CALL_OPTION_NAMES = frozenset(CallOptions.__annotations__)

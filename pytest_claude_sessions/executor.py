@@ -1,9 +1,11 @@
 """``ClaudeExecutor``: run the real ``claude -p`` CLI (sync or async) and get typed, honest results.
 
-One call goes: arguments validated -> :class:`~pytest_claude_sessions.models.CliCall` built (argv as a list,
-every option first, then ``--``, then the prompt) -> the interceptor (record/replay) or the real process ->
-:class:`~pytest_claude_sessions.models.CliOutcome` -> parsed here, identically for live and replayed
-outcomes, into a :class:`~pytest_claude_sessions.models.ClaudeResult` -> tracker step and ``history``.
+One call goes: arguments validated (:mod:`.arguments`) -> :class:`~pytest_claude_sessions.models.CliCall`
+built (argv as a list, every option first, then ``--``, then the prompt) -> the interceptor (record/replay)
+or the real process (:mod:`.process`) -> :class:`~pytest_claude_sessions.models.CliOutcome` -> parsed,
+identically for live and replayed outcomes (:mod:`.results`), into a
+:class:`~pytest_claude_sessions.models.ClaudeResult` -> tracker step and ``history``. The CLI's directories
+come from :mod:`.isolation`, its binary from :mod:`.locate`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ import contextlib
 import functools
 import inspect
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import weakref
@@ -24,35 +24,35 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from .arguments import CallOptions, check_extra, check_option_names, check_text, check_timeout, layout
+from .arguments import (
+    CallOptions,
+    CommonOptions,
+    check_extra,
+    check_option_names,
+    check_text,
+    check_timeout,
+    layout,
+)
 from .errors import (
-    ClaudeEmptyOutputError,
     ClaudeNotFoundError,
     ClaudeProcessError,
     ClaudeResultError,
     ClaudeSessionsError,
-    ClaudeTimeoutError,
     ExecutorUsageError,
     SessionNotFoundError,
 )
+from .isolation import isolation_dirs, remove_dirs
 from .locate import find_claude_bin
 from .models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
 from .parsing import (
     StreamEvent,
-    as_dict,
     as_float,
-    as_int,
     as_str,
-    as_str_list,
-    decode_json_result,
     decode_line,
-    decode_stream,
-    init_event,
-    last_result_event,
     make_event,
-    model_from,
 )
 from .process import run_async, run_sync
+from .results import build_result, parse_outcome
 from .transcripts import SessionValidator, is_session_id
 
 if TYPE_CHECKING:
@@ -62,12 +62,12 @@ __all__ = [
     "CallInterceptor",
     "CallRecord",
     "ClaudeExecutor",
+    "FollowUpOptions",
     "Guard",
     "StreamEvent",
 ]
 
 DEFAULT_TIMEOUT = 300.0
-MAX_RUNTIME_DIR_BYTES = 80  # + "/cc-socks/<pid>.sock" must stay within a unix socket path (107 bytes)
 _VERSION_TIMEOUT = 15.0
 
 
@@ -86,6 +86,14 @@ class CallInterceptor(Protocol):
 
 Guard = Callable[[CliCall], None]
 EventCallback = Callable[[StreamEvent], object]
+
+
+class FollowUpOptions(CommonOptions, total=False):
+    """The keywords of :meth:`ClaudeExecutor.resume` and :meth:`~ClaudeExecutor.fork` (and their async
+    forms): those of :meth:`~ClaudeExecutor.run` except the ones that choose the session."""
+
+    on_event: EventCallback | None
+    check: bool | None
 
 
 @dataclass
@@ -172,11 +180,6 @@ def _start_failed(exc: OSError, argv: list[str]) -> ClaudeProcessError:
     return ClaudeProcessError(f"could not start the claude CLI {argv[0]}: {exc}", argv=argv)
 
 
-def _remove_dirs(paths: tuple[Path, ...]) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 class ClaudeExecutor:
     """Runs ``claude -p`` with typed results, real timeouts, isolation, tracking and a record/replay seam.
 
@@ -228,47 +231,15 @@ class ClaudeExecutor:
         self._version: str | None = None
         self._version_tried = False
         self._lock = threading.RLock()
+        isolation = isolation_dirs(config_dir, isolate=isolate, env=self.env)
         self._finalizer: weakref.finalize[Any, Any] | None = None
-        self._isolation_env: dict[str, str] = {}
-        self.config_dir = self._setup_dirs(config_dir)
+        if isolation.owned:
+            self._finalizer = weakref.finalize(self, remove_dirs, isolation.owned)
+        self._isolation_env = isolation.env
+        self.config_dir = isolation.config_dir
         self.validator = SessionValidator(self.config_dir)
 
-    # ----------------------------------------------------------------- set-up
-
-    def _setup_dirs(self, config_dir: str | os.PathLike[str] | None) -> Path:
-        if not self.isolate:
-            if config_dir is not None:
-                config = Path(config_dir).expanduser().absolute()
-                self._isolation_env = {"CLAUDE_CONFIG_DIR": str(config)}
-                return config
-            configured = self.env.get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
-            return Path(configured).expanduser() if configured else Path.home() / ".claude"
-        owned: list[Path] = []
-        if config_dir is None:
-            base = Path(tempfile.mkdtemp(prefix="claude-exec-"))
-            owned.append(base)
-            config, tmp, run = base / "config", base / "tmp", base / "run"
-        else:
-            config = Path(config_dir).expanduser().absolute()
-            tmp = config.with_name(config.name + "-tmp")
-            run = config.with_name(config.name + "-run")
-        # The CLI binds $XDG_RUNTIME_DIR/cc-socks/<pid>.sock; when that exceeds a socket path's 107 bytes
-        # it silently falls back to the shared /tmp/cc-socks-<uid>/, so a deep dir gets a short stand-in.
-        if len(os.fsencode(run)) > MAX_RUNTIME_DIR_BYTES:
-            short_root = "/tmp" if os.path.isdir("/tmp") else None  # noqa: S108 - mkdtemp: 0700, random name
-            run = Path(tempfile.mkdtemp(prefix="ccx-", dir=short_root))
-            owned.append(run)
-        if owned:
-            self._finalizer = weakref.finalize(self, _remove_dirs, tuple(owned))
-        for directory in (config, tmp, run):
-            directory.mkdir(parents=True, exist_ok=True)
-        run.chmod(0o700)
-        self._isolation_env = {
-            "CLAUDE_CONFIG_DIR": str(config),
-            "TMPDIR": str(tmp),
-            "XDG_RUNTIME_DIR": str(run),
-        }
-        return config
+    # ----------------------------------------------------------------- lifecycle and environment
 
     def close(self) -> None:
         """Remove the temporary directories this executor created (a given ``config_dir`` is kept)."""
@@ -523,19 +494,19 @@ class ClaudeExecutor:
             )
         return current
 
-    def resume(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+    def resume(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """Continue the tracker's current session (``--resume <current id>``)."""
         return self.run(prompt, resume=self._current_session("resume"), **kwargs)
 
-    def fork(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+    def fork(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """Fork the tracker's current session (``--resume <current id> --fork-session``)."""
         return self.run(prompt, resume=self._current_session("fork"), fork=True, **kwargs)
 
-    async def aresume(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+    async def aresume(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """:meth:`resume` for asyncio."""
         return await self.arun(prompt, resume=self._current_session("resume"), **kwargs)
 
-    async def afork(self, prompt: str, **kwargs: Any) -> ClaudeResult:
+    async def afork(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """:meth:`fork` for asyncio."""
         return await self.arun(prompt, resume=self._current_session("fork"), fork=True, **kwargs)
 
@@ -583,82 +554,26 @@ class ClaudeExecutor:
         return None
 
     def _complete(self, call: CliCall, outcome: CliOutcome, before: _Before) -> ClaudeResult:
-        where = f"(cwd {call.cwd}, config {call.config_dir})"
-        if outcome.timed_out:
-            raise ClaudeTimeoutError(
-                call.timeout, argv=call.argv, stdout=outcome.stdout, stderr=outcome.stderr
-            )
-        events = decode_stream(outcome.stdout) if call.output_format == "stream-json" else []
-        payload = last_result_event(events) if events else decode_json_result(outcome.stdout)
-        if payload is None:
-            if not outcome.stdout.strip() and outcome.returncode == 0:
-                raise ClaudeEmptyOutputError(
-                    f"the claude CLI exited 0 but printed nothing {where}; it does this when interrupted "
-                    "(SIGINT), so this is not a success",
-                    argv=call.argv,
-                    returncode=outcome.returncode,
-                    stdout=outcome.stdout,
-                    stderr=outcome.stderr,
-                )
-            raise ClaudeProcessError(
-                f"the claude CLI exited with code {outcome.returncode} without a JSON result {where}",
-                argv=call.argv, returncode=outcome.returncode, stdout=outcome.stdout, stderr=outcome.stderr,
-            )  # fmt: skip
-        init = init_event(events)
-        session_id = as_str(payload.get("session_id")) or (as_str(init.get("session_id")) if init else None)
-        parent = before.parent_session_id
-        if call.kind == "resume" and parent is not None and not is_session_id(parent):
-            parent = session_id  # resumed by title: the session keeps its id
-        total = as_float(payload.get("total_cost_usd"))
-        cost: float | None
-        if total is None:
-            cost = None
-        elif call.kind == "new" or (call.kind == "continue" and parent is None):
-            cost = total
-        elif before.previous_total is None:
-            cost = None
-        else:
-            cost = max(0.0, round(total - before.previous_total, 12))
+        """Parse the outcome (raising what it really is), look up the session on disk, record the step."""
+        parsed = parse_outcome(call, outcome)
+        session_id = parsed.session_id
         transcript: Path | None = None
         info: dict[str, Any] | None = None
-        if session_id is not None and is_session_id(session_id):
+        if session_id is not None and is_session_id(session_id):  # never a path built from an odd id
             transcript = self.validator.find_transcript(session_id, working_dir=call.cwd)
             if transcript is not None:
                 info = self._session_info(session_id, call.cwd)
-        version = as_str(init.get("claude_code_version")) if init else None
-        version = version or (as_str(info.get("cli_version")) if info else None)
+        version = parsed.cli_version or (as_str(info.get("cli_version")) if info else None)
         if version is None and not outcome.replayed:
             version = self.cli_version()
-        result = ClaudeResult(
-            session_id=session_id,
-            result=as_str(payload.get("result")),
-            is_error=bool(payload.get("is_error")),
-            subtype=as_str(payload.get("subtype")),
-            terminal_reason=as_str(payload.get("terminal_reason")),
-            num_turns=as_int(payload.get("num_turns")),
-            duration_ms=as_int(payload.get("duration_ms")),
-            duration_api_ms=as_int(payload.get("duration_api_ms")),
-            total_cost_usd=total,
-            cost_usd=cost,
-            usage=as_dict(payload.get("usage")),
-            model_usage=as_dict(payload.get("modelUsage")),
-            errors=as_str_list(payload.get("errors")),
-            api_error_status=as_int(payload.get("api_error_status")),
-            api_error_type=as_str(payload.get("api_error_type")),
-            stop_reason=as_str(payload.get("stop_reason")),
-            kind=call.kind,
-            parent_session_id=parent,
+        result = build_result(
+            call,
+            outcome,
+            parsed,
+            parent_session_id=before.parent_session_id,
+            previous_total=before.previous_total,
             cli_version=version,
-            model=model_from(payload, init, call.options.get("model")),
             transcript_path=transcript,
-            prompt=call.prompt,
-            argv=list(call.argv),
-            returncode=outcome.returncode,
-            stderr=outcome.stderr,
-            elapsed=outcome.elapsed,
-            events=events,
-            replayed=outcome.replayed,
-            raw=payload,
         )
         if self.tracker is not None and session_id is not None:
             self._record_step(call, result, info)

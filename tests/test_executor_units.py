@@ -237,6 +237,31 @@ def test_a_deep_config_dir_gets_a_short_runtime_dir_for_the_clis_socket(tmp_path
     assert deep.is_dir()  # a given config_dir is never removed
 
 
+def test_an_unusable_config_dir_is_a_clear_error_and_leaks_no_temporary_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        path = real_mkdtemp(*args, **kwargs)
+        made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    deep = blocker / ("d" * 90) / "cfg"  # deep: the runtime dir gets a temporary stand-in first
+    with pytest.raises(
+        ExecutorUsageError, match=r"cannot create the CLI's isolated directories \(config .*a-file"
+    ):
+        ClaudeExecutor(cwd=tmp_path, config_dir=deep)
+    assert len(made) == 1
+    assert not made[0].exists()
+
+
 def test_isolate_false_uses_the_real_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
     monkeypatch.setenv("TMPDIR", "/tmp")
