@@ -177,6 +177,13 @@ def test_unusable_prompts_are_refused(tmp_path: Path, prompt: str) -> None:
         _executor(tmp_path).build_call(prompt)
 
 
+def test_build_call_refuses_unknown_keywords_like_an_explicit_signature(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"build_call\(\) got unexpected keyword argument\(s\) 'resum'"):
+        _executor(tmp_path).build_call("hi", resum=S1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="resum"):
+        _executor(tmp_path).run("hi", resum=S1)  # type: ignore[call-arg]
+
+
 def test_resume_and_fork_need_a_tracker_with_a_current_session(tmp_path: Path) -> None:
     with pytest.raises(ExecutorUsageError, match="no tracker is attached"):
         _executor(tmp_path).resume("hi")
