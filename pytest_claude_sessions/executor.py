@@ -379,7 +379,9 @@ class ClaudeExecutor:
             before = self._before(pending.call)
             spawn = functools.partial(self._spawn, pending)
             interceptor = self.interceptor
-            outcome = interceptor.intercept(pending.call, spawn) if interceptor else spawn(pending.call)
+            outcome = (
+                interceptor.intercept(pending.call, spawn) if interceptor is not None else spawn(pending.call)
+            )
             if pending.dispatcher is not None:
                 for event in pending.dispatcher.replay(outcome):
                     pending.dispatcher.on_event(event)
@@ -421,7 +423,9 @@ class ClaudeExecutor:
             spawn = functools.partial(self._aspawn, pending)
             interceptor = self.interceptor
             outcome = await (
-                interceptor.aintercept(pending.call, spawn) if interceptor else spawn(pending.call)
+                interceptor.aintercept(pending.call, spawn)
+                if interceptor is not None
+                else spawn(pending.call)
             )
             if pending.dispatcher is not None:
                 for event in pending.dispatcher.replay(outcome):

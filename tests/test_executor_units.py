@@ -3,6 +3,7 @@ real captured outputs in the reference samples, fed through the record/replay se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import stat
@@ -484,6 +485,18 @@ def test_fork_cost_is_the_delta_over_the_parents_total_from_the_tracker(tmp_path
     assert step.parent_session_id == S1
     assert step.cost_usd == pytest.approx(0.01852)
     assert step.total_cost_usd == pytest.approx(0.054824)
+
+
+def test_an_interceptor_is_used_even_when_it_is_falsy(no_bin_env: Path, tmp_path: Path) -> None:
+    class Empty(Replay):
+        def __len__(self) -> int:  # e.g. a cassette with no interactions recorded yet
+            return 0
+
+    replay = Empty(_outcome(_sample("result_success.json")))
+    ex = ClaudeExecutor(cwd=no_bin_env, config_dir=tmp_path / "cfg", interceptor=replay)
+    assert ex.run("hi").ok
+    assert asyncio.run(ex.arun("hi")).ok
+    assert len(replay.calls) == 2
 
 
 def test_guards_run_before_a_live_spawn_only(tmp_path: Path) -> None:
