@@ -437,3 +437,133 @@ def test_disabled_with_the_plugin(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR  # the option does not exist without the plugin
     result.stderr.fnmatch_lines(["*unrecognized arguments: --claude-record-mode=once*"])
     pytester.runpytest_subprocess("-p", "no:claude_sessions").assert_outcomes(passed=1)
+
+
+def _seed(path: Path, prompt: str, cli_version: str) -> bytes:
+    """A valid cassette as an older CLI would have left it (one interaction)."""
+    from pytest_claude_sessions.cassette_files import CASSETTE_FORMAT, dump_cassette
+
+    data = {
+        "format": CASSETTE_FORMAT,
+        "version": 1,
+        "header": {"cli_version": cli_version, "recorded_at": "2026-01-01T00:00:00+00:00"},
+        "interactions": [
+            {
+                "id": "old",
+                "cli_version": cli_version,
+                "request": {"kind": "new", "prompt": prompt, "output_format": "json", "options": {}},
+                "response": {"returncode": 0, "stdout": {"text": ""}, "stderr": ""},
+                "transcripts": [],
+            }
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_cassette(data), encoding="utf-8")
+    return path.read_bytes()
+
+
+def test_rewrite_replaces_only_on_a_passing_run_and_warns_on_a_cli_change(
+    pytester: pytest.Pytester, claude_bin: Path
+) -> None:
+    pytester.makepyfile(
+        test_rw="""
+        import pytest
+
+        pytestmark = pytest.mark.claude_cassette
+
+        def test_skips(claude_executor, claude_api_stub):
+            claude_executor.run("hello")
+            pytest.skip("not today")
+
+        def test_fails(claude_executor, claude_api_stub):
+            claude_executor.run("hello")
+            assert False, "the agent misbehaved"
+
+        def test_passes(claude_executor, claude_api_stub):
+            claude_executor.run("hello")
+        """
+    )
+    old = {
+        name: _seed(_cassette(pytester, "test_rw", name), "old prompt", "2.0.0-old")
+        for name in ("test_skips", "test_fails", "test_passes")
+    }
+    result = pytester.runpytest_subprocess(
+        "--claude-record-mode=rewrite", f"--claude-bin={claude_bin}", "-rA"
+    )
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    for name in ("test_skips", "test_fails"):  # the old cassette survives a test that did not pass
+        assert _cassette(pytester, "test_rw", name).read_bytes() == old[name]
+    result.stdout.fnmatch_lines(
+        [
+            "*not saved: *test_skips.json (test_rw.py::test_skips): the test was skipped; "
+            "the old cassette is kept",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*CassetteVersionWarning: cassette *test_passes.json was recorded with "
+            "Claude CLI 2.0.0-old; record mode 'rewrite' re-records it with the "
+            "installed CLI 2.*"
+        ]
+    )
+    data = json.loads(_cassette(pytester, "test_rw", "test_passes").read_text(encoding="utf-8"))
+    assert [i["request"]["prompt"] for i in data["interactions"]] == ["hello"]
+    assert data["header"]["cli_version"] not in (None, "2.0.0-old")
+    result.stdout.fnmatch_lines(
+        [f"cassette: *test_passes.json (CLI {data['header']['cli_version']}; recorded *", "saved"]
+    )
+
+
+SHARED_TEST = """
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+# One cassette for both tests: matched on content, not on order (the other test's calls are in it too).
+@pytest.mark.claude_cassette(
+    name="shared", allow_unused=True, match_on="kind,prompt,output_format,session,options"
+)
+@pytest.mark.parametrize("who", ["Ann", "Bo"])
+def test_shared(claude_executor, claude_api_stub, who, request):
+    result = claude_executor.run(f"my name is {who}")
+    assert who in result.result
+    if result.replayed:
+        return
+    # a barrier: both workers finish (and save) together, so the saves really race
+    barrier = request.config.rootpath / "barrier"
+    barrier.mkdir(exist_ok=True)
+    (barrier / who).write_text(os.environ.get("PYTEST_XDIST_WORKER", "none"))
+    deadline = time.monotonic() + 60
+    while len(list(barrier.iterdir())) < 2:
+        assert time.monotonic() < deadline, "the other worker never arrived"
+        time.sleep(0.01)
+"""
+
+
+def test_xdist_workers_append_to_one_cassette_without_corrupting_it(
+    pytester: pytest.Pytester, claude_bin: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_shared=SHARED_TEST)
+    args = ("-n", "2", "--dist", "load", "-p", "no:randomly")
+    recorded = pytester.runpytest_subprocess(
+        "--claude-record-mode=new_episodes", f"--claude-bin={claude_bin}", *args
+    )
+    recorded.assert_outcomes(passed=2)
+    workers = {p.read_text() for p in (pytester.path / "barrier").iterdir()}
+    assert workers == {"gw0", "gw1"}  # two processes, at the same time
+    path = _cassette(pytester, "test_shared", "shared")
+    data = json.loads(path.read_text(encoding="utf-8"))  # whole, valid JSON
+    assert sorted(i["request"]["prompt"] for i in data["interactions"]) == ["my name is Ann", "my name is Bo"]
+    assert [p.name for p in path.parent.iterdir()] == ["shared.json"]  # no temp files left
+
+    bin_dir = tmp_path / "only-python"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
+    before = path.read_bytes()
+    replayed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", *args)
+    replayed.assert_outcomes(passed=2)
+    replayed.stdout.fnmatch_lines(["*2 call(s) replayed, 0 recorded*"])
+    assert path.read_bytes() == before
