@@ -97,8 +97,15 @@ class SessionManager:
         return self.tracker(agent_id).current_session_id
 
     def all_sessions(self) -> dict[str, list[SessionInfo]]:
-        """``{agent_id: chain}`` for every agent in the directory, whoever wrote it (legacy files too)."""
-        return self.store.load_all()
+        """``{agent_id: chain}`` for every agent in the directory that has at least one step, whoever wrote
+        it (legacy files too).
+
+        An agent whose chain is empty (after :meth:`SessionTracker.reset`) is left out, just as an agent
+        whose steps :meth:`cleanup` removed: every listed chain has a first and a last step, and statistics
+        and exports do not count agents with nothing in them. Its tracker still works and the agent comes
+        back with its next step.
+        """
+        return {agent: chain for agent, chain in self.store.load_all().items() if chain}
 
     def cleanup(self, days: float = 7) -> int:
         """Remove steps older than ``days`` from every journal on disk; returns how many were removed.
@@ -176,7 +183,8 @@ class SessionManager:
         return await asyncio.to_thread(self.current_session, agent_id)
 
     async def get_all_sessions(self) -> dict[str, list[SessionInfo]]:
-        """``{agent_id: chain}`` for every agent in the directory."""
+        """``{agent_id: chain}`` for every agent in the directory with at least one step (a reset agent,
+        whose chain is empty, is left out; see :meth:`all_sessions`)."""
         return await asyncio.to_thread(self.all_sessions)
 
     async def cleanup_old_sessions(self, days: float = 7) -> int:

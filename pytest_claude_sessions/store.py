@@ -976,6 +976,7 @@ class SessionStore:
             agent_id = legacy.name[: -len(LEGACY_SUFFIX)]
         records: list[SessionInfo] = []
         bad: list[str] = []
+        seen_keys: dict[str, int] = {}
         for i, item in enumerate(doc["sessions"]):
             try:
                 rec = _record_from_parsed(item)
@@ -983,6 +984,13 @@ class SessionStore:
                 bad.append(f"sessions[{i}]: {exc}")
                 continue
             rec.agent_id = rec.agent_id or agent_id
+            if rec.step_id is None:
+                # Two identical old entries (same id, time and prompt) are still two steps: number the
+                # repeats so the merge, which unites by key, keeps both. Deterministic: a re-run adds nothing.
+                key = record_key(rec)
+                repeat = seen_keys.get(key, 0)
+                seen_keys[key] = repeat + 1
+                rec.step_id = key if not repeat else f"{key}#{repeat}"
             records.append(rec)
         path = self.journal_path(agent_id)
         with self.locked(path):

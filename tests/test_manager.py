@@ -263,3 +263,36 @@ def test_damaged_file_during_get_all_sessions_is_quarantined_not_lost(tmp_path: 
     assert [s.session_id for s in chains["a"]] == ["s1", "s2"]
     assert any(issubclass(w.category, StoreWarning) and "corrupt-" in str(w.message) for w in caught)
     assert len(manager.store.quarantined_files()) == 1
+
+
+def test_hostile_agent_and_session_ids_survive_export_and_import(tmp_path: Path) -> None:
+    ids = ["../..", "/", "a\0b", "x" * 10_000, "ünïcødé 🚀", "", "\ud800", "line\nbreak"]
+    source = SessionManager(tmp_path / "src")
+    for n, agent in enumerate(ids):
+        source.update(agent, ids[-1 - n], "p", "r")
+    out = tmp_path / "export.json"
+    source.export(out)
+    target = SessionManager(tmp_path / "dst")
+    assert target.import_(out) == dict.fromkeys(ids, 1)
+    assert target.import_(out) == dict.fromkeys(ids, 0)
+    got = {agent: [s.session_id for s in chain] for agent, chain in target.all_sessions().items()}
+    assert got == {agent: [ids[-1 - n]] for n, agent in enumerate(ids)}
+    assert {p.parent for p in tmp_path.rglob("*") if p.is_file()} == {
+        tmp_path,
+        source.persistence_dir,
+        target.persistence_dir,
+    }
+
+
+def test_get_all_sessions_leaves_out_agents_with_an_empty_chain(tmp_path: Path) -> None:
+    manager = SessionManager(tmp_path)
+    manager.update("kept", "s1", "p", "r")
+    manager.update("was-reset", "s2", "p", "r")
+    SessionTracker("was-reset", tmp_path).reset()  # another tracker, as another process would
+    assert manager.tracker("was-reset").session_chain == []
+    chains = asyncio.run(manager.get_all_sessions())
+    assert list(chains) == ["kept"]
+    assert list(manager.export()["agents"]) == ["kept"]
+    # the agent is back with its next step, numbered from 1
+    assert manager.update("was-reset", "s3", "p", "r").interaction_count == 1
+    assert sorted(asyncio.run(manager.get_all_sessions())) == ["kept", "was-reset"]

@@ -466,6 +466,24 @@ def test_legacy_file_is_migrated_without_loss(tmp_path: Path) -> None:
     assert append(store, "old-agent", "bbb").interaction_count == 3
 
 
+def test_legacy_migration_keeps_identical_entries_and_every_field(tmp_path: Path) -> None:
+    twin = {**LEGACY_SESSIONS[0], "usage": {"input_tokens": 5}, "cost_usd": 0.25, "kind": "resume"}
+    legacy = write_legacy(tmp_path, "twins", [twin, dict(twin), LEGACY_SESSIONS[1]])
+    store = SessionStore(tmp_path)
+    with pytest.warns(StoreWarning, match="migrated 3 steps"):
+        chain = store.load("twins")
+    assert [r.interaction_count for r in chain] == [1, 2, 3]
+    expected = {k: v for k, v in twin.items() if k not in ("created_at", "interaction_count")}
+    for step in chain[:2]:
+        stored = step.to_dict()
+        assert {k: stored[k] for k in expected} == expected
+    assert len({r.step_id for r in chain}) == 3
+    # migrating the same file again (restored from its backup) adds nothing
+    (tmp_path / "twins_sessions.json.migrated").rename(legacy)
+    with pytest.warns(StoreWarning, match="migrated 3 steps"):
+        assert [r.step_id for r in store.load("twins")] == [r.step_id for r in chain]
+
+
 def test_legacy_files_are_found_by_a_directory_scan(tmp_path: Path) -> None:
     write_legacy(tmp_path, "x1", LEGACY_SESSIONS[:1])
     write_legacy(tmp_path, "x2", LEGACY_SESSIONS)

@@ -190,3 +190,36 @@ def test_hostile_agent_ids_are_tracked_inside_the_directory(tmp_path: Path) -> N
     for agent in ids:
         chain = SessionTracker(agent, tmp_path / "s").session_chain
         assert [(s.agent_id, s.session_id) for s in chain] == [(agent, "x")]
+
+
+HOSTILE_SESSION_IDS = [
+    "../..",
+    "/",
+    "../../etc/passwd",
+    "a\0b",
+    "x" * 10_000,
+    "ünïcødé 🚀 сессия",
+    "",
+    "line\nbreak\u2028sep",
+    "\ud800lone-surrogate",
+]
+
+
+def test_hostile_session_ids_are_data_never_names(tmp_path: Path) -> None:
+    store_dir = tmp_path / "s"
+    tracker = SessionTracker("agent", store_dir, max_text_length=None)
+    for sid in HOSTILE_SESSION_IDS:
+        tracker.update_session(sid, f"prompt for {sid}", "r")
+    # nothing but the agent's journal and its lock, and one line per step: no id split a record
+    assert sorted(p.name for p in tmp_path.rglob("*") if p != store_dir) == sorted(
+        [tracker.persistence_file.name, tracker.persistence_file.name + ".lock"]
+    )
+    assert len(tracker.persistence_file.read_bytes().splitlines()) == 1 + len(HOSTILE_SESSION_IDS)
+    fresh = SessionTracker("agent", store_dir, max_text_length=None)
+    chain = fresh.session_chain
+    assert [s.session_id for s in chain] == HOSTILE_SESSION_IDS
+    assert [s.last_prompt for s in chain] == [f"prompt for {sid}" for sid in HOSTILE_SESSION_IDS]
+    assert fresh.get_chain_summary()["session_ids"] == HOSTILE_SESSION_IDS
+    assert all(fresh.validate_session(sid) for sid in HOSTILE_SESSION_IDS if sid)
+    assert fresh.validate_session("") is False  # the empty id is stored, but never a session to resume
+    assert fresh.validate_session("../x") is False

@@ -609,7 +609,26 @@ class TestValidation:
 class TestHostileIds:
     @pytest.mark.parametrize(
         "bad",
-        ["../x", "a\x00b", "", "not-a-session", "bf260767", "../../secret", "/etc/passwd", ORIGINAL + "/.."],
+        [
+            "../x",
+            "../..",
+            "/",
+            "a\x00b",
+            ORIGINAL[:-1] + "\x00",
+            "",
+            "not-a-session",
+            "bf260767",
+            "../../secret",
+            "/etc/passwd",
+            ORIGINAL + "/..",
+            ORIGINAL + "\n",
+            "x" * 10_000,
+            ORIGINAL * 300,
+            "ünïcødé 🚀",
+            ORIGINAL[:-1] + "\uff11",  # a fullwidth digit: \d would take it, the CLI's UUID form does not
+            "\ud800" + ORIGINAL[1:],
+        ],
+        ids=lambda bad: repr(bad)[:24],
     )
     def test_rejected_everywhere(self, validator: SessionValidator, config: Path, bad: str) -> None:
         ok, error = validator.validate_session_file(bad, "/home/user/work")
@@ -624,6 +643,9 @@ class TestHostileIds:
         verdict = validator.check_continuity(bad, bad)
         assert not verdict
         assert "is not a UUID" in verdict.reason
+        (in_chain,) = validator.check_chain([(ORIGINAL, None), (bad, None)], working_dir="/home/user/work")
+        assert not in_chain
+        assert "is not a UUID" in in_chain.reason
 
     def test_traversal_target_is_never_read(self, validator: SessionValidator, config: Path) -> None:
         # A valid transcript sits where "../../secret" would lead from a project directory.
