@@ -108,7 +108,7 @@ class Transcript:
             {"type": "queue-operation", "operation": "dequeue", "timestamp": self._ts(), "sessionId": sid},
             user,
         ]
-        last = user["uuid"]
+        last: str = user["uuid"]
         if parent is None:  # a new session injects context attachments into the chain
             for kind in ("environment", "model", "prompt_snapshot"):
                 att = self.node("attachment", last, attachment={"type": kind})
