@@ -528,8 +528,9 @@ def summary_lines(
 def unused_cassettes(items: list[pytest.Item], settings: CassetteSettings) -> list[Path]:
     """Cassette files in the cassette directories of ``items`` that none of them uses.
 
-    Scanned: the directory of every collected module, and ``cassettes/<stem>/`` directories whose test
-    module no longer exists. A module that was not collected (not in the paths given to pytest) is left alone.
+    Scanned: the cassette directory of every collected module, and the per-module directories beside them
+    (``cassettes/<stem>/``, or ``<cassette dir>/<module path>/``) whose test module no longer exists. A
+    module that was not collected (not in the paths given to pytest) is left alone.
     """
     used: set[Path] = set()
     roots: set[Path] = set()
@@ -542,12 +543,22 @@ def unused_cassettes(items: list[pytest.Item], settings: CassetteSettings) -> li
             roots.add(cassette_path_for(item, settings).parent)
         if uses_cassette(item, settings) or _marker_kwargs(item) is not None:
             used.add(cassette_path_for(item, settings))
+    rootpath = items[0].config.rootpath if items else None
     for directory in module_dirs:
-        default_root = directory / CASSETTES_DIRNAME
-        if settings.cassette_dir is None and default_root.is_dir():
-            for sub in default_root.iterdir():
-                if sub.is_dir() and not (directory / (sub.name + ".py")).exists():
-                    roots.add(sub)  # the test module was deleted or renamed
+        if settings.cassette_dir is None:
+            parent = directory / CASSETTES_DIRNAME
+        elif rootpath is not None and not (rel := os.path.relpath(directory, rootpath)).startswith(".."):
+            parent = settings.cassette_dir / rel  # mirrors the test tree: a sub-directory may be a package
+        else:
+            continue  # modules outside the rootdir share <cassette dir>/<stem>: nothing safe to infer
+        if not parent.is_dir():
+            continue
+        for sub in parent.iterdir():
+            module_gone = (
+                not (directory / (sub.name + ".py")).exists() and not (directory / sub.name).is_dir()
+            )
+            if sub.is_dir() and module_gone:
+                roots.add(sub)  # the test module was deleted or renamed
     return find_unused_cassettes(used, roots)
 
 

@@ -567,3 +567,43 @@ def test_xdist_workers_append_to_one_cassette_without_corrupting_it(
     replayed.assert_outcomes(passed=2)
     replayed.stdout.fnmatch_lines(["*2 call(s) replayed, 0 recorded*"])
     assert path.read_bytes() == before
+
+
+def test_unused_cassettes_in_a_cassette_dir(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, no_cli: str
+) -> None:
+    pytester.makepyfile(
+        **{
+            "tests/test_kept": """
+            import pytest
+
+            @pytest.mark.claude_cassette
+            def test_used(claude_executor):
+                pass
+            """,
+            "tests/sub/test_deep": """
+            import pytest
+
+            @pytest.mark.claude_cassette
+            def test_deep(claude_executor):
+                pass
+            """,
+        }
+    )
+    store = pytester.path / "store"
+    files = {
+        "used": store / "tests" / "test_kept" / "test_used.json",
+        "deep": store / "tests" / "sub" / "test_deep" / "test_deep.json",  # a package's dir, not an orphan
+        "stale": store / "tests" / "test_kept" / "test_gone.json",
+        "orphan": store / "tests" / "test_removed" / "test_x.json",
+    }
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    monkeypatch.setenv("PYTEST_CLAUDE_CASSETTE_DIR", "store")
+    listed = pytester.runpytest_subprocess(no_cli, "--claude-cassettes-unused", "tests")
+    assert listed.ret == pytest.ExitCode.TESTS_FAILED
+    out = listed.stdout.str()
+    listed.stdout.fnmatch_lines(["*2 unused cassette(s) (delete with --claude-prune-cassettes)*"])
+    assert str(files["stale"]) in out and str(files["orphan"]) in out
+    assert str(files["used"]) not in out and str(files["deep"]) not in out
