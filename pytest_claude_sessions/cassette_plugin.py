@@ -31,6 +31,7 @@ from .cassette_files import (
 )
 from .cassettes import RECORD_MODES, CassetteInterceptor, CassetteReport, RecordMode, parse_record_mode
 from .matching import normalize_match_on
+from .redact import Redactor
 
 if TYPE_CHECKING:
     from .executor import ClaudeExecutor
@@ -303,7 +304,9 @@ def cassette_path_for(item: pytest.Item, settings: CassetteSettings) -> Path:
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise MarkerError(f"{item.nodeid}: claude_cassette(name=...) must be a non-empty string")
-    return default_cassette_path(module, cassette_test_name(item), cassette_dir=directory, name=name)
+    # a secret in a parametrize id must not end up in a committed file name
+    test_name = Redactor(settings.redact).redact(cassette_test_name(item))
+    return default_cassette_path(module, test_name, cassette_dir=directory, name=name)
 
 
 def record_mode_for(item: pytest.Item, settings: CassetteSettings) -> tuple[RecordMode, str]:

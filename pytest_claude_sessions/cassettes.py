@@ -547,7 +547,7 @@ class CassetteInterceptor:
             "plugin_version": __version__,
             "cli_version": next((i["cli_version"] for i in reversed(new) if i.get("cli_version")), None),
             "model": next((i["model"] for i in reversed(new) if i.get("model")), None),
-            "node_id": self.node_id,
+            "node_id": self.scrubber.redactor.redact(self.node_id) if self.node_id else None,
             "updated_at": now,
         }
         if not keep_recorded_at or "recorded_at" not in self.header:

@@ -285,3 +285,16 @@ def test_new_episodes_inserts_a_new_call_where_it_is_made(tmp_path: Path) -> Non
     data = load_cassette_data(path)
     assert data is not None and [i["request"]["prompt"] for i in data["interactions"]] == ["A", "X", "B"]
     assert run("none", ["A", "X", "B"], never) == [True, True, True]  # strict order finds X in its place
+
+
+def test_header_holds_provenance_and_no_secret_from_the_node_id(tmp_path: Path) -> None:
+    key = "sk-ant-api03-" + "Q" * 30
+    path = tmp_path / "c.json"
+    cassette = CassetteInterceptor(path, mode="once", node_id=f"tests/t.py::test_x[{key}]")
+    cassette.intercept(_plain_call(tmp_path, "hi"), lambda c: CliOutcome(0, "{}", "", 0.1))
+    assert cassette.finish().saved
+    data = load_cassette_data(path)
+    assert data is not None and key not in path.read_text(encoding="utf-8")
+    header = data["header"]
+    assert header["node_id"] == "tests/t.py::test_x[[REDACTED:anthropic-key]]"
+    assert header["plugin_version"] and header["recorded_at"].endswith("+00:00")

@@ -402,11 +402,17 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
             @pytest.mark.claude_cassette(name="shared", dir="recordings", slim=True)
             def test_named(claude_cassette):
                 print("PATH=" + str(claude_cassette.path), "SLIM=" + str(claude_cassette.slim))
+
+            @pytest.mark.claude_cassette
+            @pytest.mark.parametrize("key", ["sk-ant-api03-" + "Q" * 30])
+            def test_secret_id(claude_cassette, key):
+                assert key not in str(claude_cassette.path)
+                assert "REDACTED-anthropic-key" in claude_cassette.path.name
             """
         }
     )
     default = pytester.runpytest_subprocess(no_cli, "-s")
-    default.assert_outcomes(passed=2)
+    default.assert_outcomes(passed=3)
     default.stdout.fnmatch_lines(
         [
             f"*PATH={pytester.path}/pkg/cassettes/test_where/test_default.json SLIM=False*",
@@ -416,7 +422,7 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
     monkeypatch.setenv("PYTEST_CLAUDE_CASSETTE_DIR", "all-cassettes")
     pytester.makeini("[pytest]\nclaude_cassette_slim = true\n")
     moved = pytester.runpytest_subprocess(no_cli, "-s")
-    moved.assert_outcomes(passed=2)
+    moved.assert_outcomes(passed=3)
     moved.stdout.fnmatch_lines(
         [
             "*claude-cassettes: mode=none (default), for marked tests, dir=*all-cassettes",
