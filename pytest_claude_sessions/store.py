@@ -92,6 +92,16 @@ _OPTIONAL_STR = (
 _OPTIONAL_NUM = ("cost_usd", "total_cost_usd", "num_turns", "duration_ms")
 _OPTIONAL_DICT = ("metadata", "usage")
 _INIT_FIELDS = frozenset(SessionInfo.__dataclass_fields__) - {"extra"}
+_REPEATED_STR = (
+    "session_id",
+    "parent_session_id",
+    "kind",
+    "agent_id",
+    "cwd",
+    "cli_version",
+    "model",
+    "run_id",
+)
 
 
 # --------------------------------------------------------------------------- names and settings
@@ -223,12 +233,14 @@ def _header_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _record_from_parsed(obj: Any) -> SessionInfo:
+def _record_from_parsed(obj: Any, strings: dict[str, str] | None = None) -> SessionInfo:
     """:func:`parse_record` for an object that ``json.loads`` just built and nobody else holds.
 
     Builds the record from ``obj``'s values without copying them (``SessionInfo.from_dict`` must copy, as
     its argument belongs to the caller): loading a long chain is then dominated by JSON decoding. Anything
     unusual goes through :func:`parse_record`, which gives the same result or the precise error.
+    ``strings`` (one per load) makes the values that repeat from step to step (agent, session id, cwd,
+    model, ...) one object each instead of one per step.
     """
     if not isinstance(obj, dict) or HEADER_KEY in obj or _check_types(obj) is not None:
         return parse_record(obj)
@@ -252,6 +264,11 @@ def _record_from_parsed(obj: Any) -> SessionInfo:
     kwargs["last_prompt"] = kwargs.get("last_prompt") or ""
     kwargs["last_response"] = kwargs.get("last_response") or ""
     kwargs["is_error"] = bool(kwargs.get("is_error", False))
+    if strings is not None:
+        for key in _REPEATED_STR:
+            value = kwargs.get(key)
+            if value is not None:
+                kwargs[key] = strings.setdefault(value, value)
     return SessionInfo(**kwargs, extra=extra)
 
 
@@ -260,6 +277,7 @@ class _JournalParser:
 
     def __init__(self, *, expect_header: bool = True, first_line: int = 1) -> None:
         self.out = ParsedJournal()
+        self.strings: dict[str, str] = {}
         self.expect_header = expect_header
         self.lineno = first_line - 1
 
@@ -295,7 +313,7 @@ class _JournalParser:
                 out.damaged.append((self.lineno, "the journal header is missing"))
             had_count = isinstance(obj, dict) and "interaction_count" in obj
             try:
-                record = _record_from_parsed(obj)
+                record = _record_from_parsed(obj, self.strings)
             except ValueError as exc:
                 out.damaged.append((self.lineno, str(exc)[:200]))
                 continue
