@@ -102,6 +102,21 @@ def test_record_then_replay_without_the_cli(
     )
     assert path.read_bytes() == before
 
+    # the test now stops after its first call: the recorded calls it no longer makes fail it at teardown
+    start = CHAIN_TEST.index("        second = ")
+    pytester.makepyfile(
+        test_agent=CHAIN_TEST[:start] + "\n" + CHAIN_TEST[CHAIN_TEST.index("def test_without") :]
+    )
+    fewer = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude")
+    fewer.assert_outcomes(passed=2, errors=1)
+    fewer.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of TestAgent.test_chain[[]Alice]*",
+            "*CassetteUnusedError: cassette *: recorded interaction(s) #2, #3 of 3 were never replayed*",
+        ]
+    )
+    assert path.read_bytes() == before
+
 
 def test_failing_test_keeps_no_cassette_unless_asked(pytester: pytest.Pytester, claude_bin: Path) -> None:
     pytester.makepyfile(
