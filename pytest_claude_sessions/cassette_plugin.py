@@ -525,6 +525,8 @@ def summary_lines(
     for r in reports:
         if r.get("recorded") and not r.get("saved"):
             lines.append(f"  not saved: {r.get('path')} ({r.get('nodeid')}): {r.get('not_saved_reason')}")
+        elif r.get("removed"):
+            lines.append(f"  removed: {r.get('path')} ({r.get('nodeid')}): the test passed without a call")
     return lines
 
 

@@ -502,16 +502,23 @@ def test_rewrite_replaces_only_on_a_passing_run_and_warns_on_a_cli_change(
 
         def test_passes(claude_executor, claude_api_stub):
             claude_executor.run("hello")
+
+        def test_no_longer_calls(claude_executor):
+            pass
         """
     )
     old = {
         name: _seed(_cassette(pytester, "test_rw", name), "old prompt", "2.0.0-old")
-        for name in ("test_skips", "test_fails", "test_passes")
+        for name in ("test_skips", "test_fails", "test_passes", "test_no_longer_calls")
     }
     result = pytester.runpytest_subprocess(
         "--claude-record-mode=rewrite", f"--claude-bin={claude_bin}", "-rA"
     )
-    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    assert not _cassette(pytester, "test_rw", "test_no_longer_calls").exists()  # stale: rewrite drops it
+    result.stdout.fnmatch_lines(
+        ["*removed: *test_no_longer_calls.json (test_rw.py::test_no_longer_calls): the test passed without*"]
+    )
     for name in ("test_skips", "test_fails"):  # the old cassette survives a test that did not pass
         assert _cassette(pytester, "test_rw", name).read_bytes() == old[name]
     result.stdout.fnmatch_lines(
