@@ -20,6 +20,17 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def is_controller(config: pytest.Config) -> bool:
+    """True in the xdist controller of a distributed run (``-n N``, N > 0, or ``--dist`` with ``--tx``).
+
+    Mirrors xdist's own test: ``--dist load`` without workers runs in-process.
+    """
+    option = config.option
+    return (
+        not is_worker(config) and getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
+    )
+
+
 def worker_id(config: pytest.Config) -> str | None:
     """``gw0``… in a worker, ``None`` elsewhere."""
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)

@@ -156,7 +156,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_RUN, None)
     if state is not None and state.run is not None:
-        state.run.release()
+        # Every worker has finished by now: a run in which no test recorded a step leaves nothing behind.
+        state.run.discard_if_empty()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -393,9 +394,14 @@ _PER_TEST_HOOKS = "claude_sessions_per_test"
 
 
 def _register_per_test_hooks(config: pytest.Config) -> None:
-    """Register the per-test hooks on first need, so suites that never touch Claude pay nothing per test."""
+    """Register the per-test hooks on first need, so suites that never touch Claude pay nothing per test.
+
+    In a single process the collector of records is registered with them: records only ever come from
+    these hooks, in this process. (An xdist controller registers its collector at session start.)
+    """
     if not config.pluginmanager.has_plugin(_PER_TEST_HOOKS):
         config.pluginmanager.register(_PerTestHooks(), _PER_TEST_HOOKS)
+        _register_collector(config)
 
 
 class _PerTestHooks:
@@ -474,10 +480,21 @@ class _Collector:
                 self.report.add(record)
 
 
+_COLLECTOR = "claude_sessions_collector"
+
+
+def _register_collector(config: pytest.Config) -> None:
+    state = config.stash.get(_RUN, None)
+    if state is not None and state.report is not None and not config.pluginmanager.has_plugin(_COLLECTOR):
+        config.pluginmanager.register(_Collector(state.report), _COLLECTOR)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    state = session.config.stash.get(_RUN, None)
-    if state is not None and state.report is not None:
-        session.config.pluginmanager.register(_Collector(state.report), "claude_sessions_collector")
+    # Under xdist the records arrive from workers on their reports: the controller cannot know in advance
+    # whether any test will touch Claude, so it listens from the start. A single process registers the
+    # collector lazily with the per-test hooks (a suite without Claude then pays no per-report call).
+    if distributed.is_controller(session.config):
+        _register_collector(session.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

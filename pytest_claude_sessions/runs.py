@@ -51,14 +51,38 @@ class RunDir:
     run_id: str
     path: Path
     lock: FileLock
+    created: tuple[Path, ...] = ()  # parent directories create_run made (the store, runs/), outermost first
 
     def release(self) -> None:
         self.lock.release(force=True)
+
+    def discard_if_empty(self) -> bool:
+        """Release the lock and remove the run directory if nothing was recorded in it.
+
+        A suite whose tests never touch Claude then leaves no trace; the store and ``runs/`` directories
+        go too when this run created them and they are empty. Returns whether the run was removed.
+        """
+        self.release()
+        try:
+            leftovers = [p for p in self.path.iterdir() if p.name != ACTIVE_LOCK_NAME]
+            if leftovers:
+                return False
+            (self.path / ACTIVE_LOCK_NAME).unlink(missing_ok=True)
+            self.path.rmdir()
+        except OSError:
+            return False  # something appeared meanwhile, or a pruner removed it: either way keep going
+        for parent in reversed(self.created):
+            try:
+                parent.rmdir()
+            except OSError:
+                break  # not empty (another run's data) or gone
+        return True
 
 
 def create_run(base_dir: Path) -> RunDir:
     """Create ``<base>/runs/<new run id>`` and lock it as active. Never reuses an existing directory."""
     root = runs_root(base_dir)
+    created = tuple(d for d in (base_dir, root) if not d.exists())
     root.mkdir(parents=True, exist_ok=True)
     for _ in range(5):
         run_id = new_run_id()
@@ -69,7 +93,7 @@ def create_run(base_dir: Path) -> RunDir:
             continue
         lock = FileLock(str(path / ACTIVE_LOCK_NAME), timeout=0)
         lock.acquire()
-        return RunDir(run_id, path, lock)
+        return RunDir(run_id, path, lock, created)
     raise FileExistsError(f"could not create a fresh run directory under {root}")
 
 
