@@ -21,6 +21,7 @@ REPORT_VERSION = 1
 SECTION_KEY = "claude sessions"
 PROMPT_EXCERPT = 40
 SLOWEST_CALLS = 5
+SLOWEST_TITLE = "slowest calls (by the CLI's duration_ms, not wall time):"
 
 
 def excerpt(text: str | None, width: int = PROMPT_EXCERPT) -> str:
@@ -181,6 +182,13 @@ class RunReport:
         }
 
     def slowest_calls(self, n: int = SLOWEST_CALLS) -> list[dict[str, Any]]:
+        """The ``n`` calls with the longest CLI ``duration_ms``.
+
+        Ranked by the CLI's own figure, not by the wall time of the subprocess: it is what the agent took
+        (model and tools), it is the same whether a call ran live or was replayed from a cassette (a
+        replayed call reports its recorded duration and takes almost no wall time), so the list stays
+        stable from run to run. Replayed calls are flagged.
+        """
         calls = [
             {"nodeid": r["nodeid"], **s} for r in self.records for s in r["steps"] if s.get("duration_ms")
         ]
@@ -201,10 +209,10 @@ class RunReport:
         ]
         slow = self.slowest_calls()
         if slow:
-            lines.append("slowest calls:")
+            lines.append(SLOWEST_TITLE)
             lines.extend(
                 f"  {c['duration_ms'] / 1000:7.2f}s  {c['nodeid']}  step {c['step']} {c['kind']} "
-                f"{c['session_id']}"
+                f"{c['session_id']}{'  (replayed: recorded duration)' if c.get('replayed') else ''}"
                 for c in slow
             )
         if level == "full":
