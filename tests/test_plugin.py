@@ -80,6 +80,9 @@ def test_chain_section_junit_summary_json_and_store(
         "-rA",
         "--junitxml=junit.xml",
         "--claude-json-report=report.json",
+        # junit_family defaults to xunit2, where record_property warns: the properties must not.
+        "-W",
+        "error::pytest.PytestWarning",
     )
     result.assert_outcomes(passed=2, failed=1)
 
@@ -96,10 +99,13 @@ def test_chain_section_junit_summary_json_and_store(
             "*- claude sessions -*",
             "2 tests, 3 calls, 2 distinct sessions, total cost $0.*, 3 turns, 0 errors, "
             "0 continuity failures, 0 budget failures",
-            "slowest calls:",
+            "slowest calls (by the CLI's duration_ms, not wall time):",
+            "  * test_inner.py::test_* step * new *",
         ]
     )
     result.stdout.no_fnmatch_line("*test_plain*step*")
+    assert "warnings summary" not in out
+    assert ET.parse(pytester.path / "junit.xml").getroot().tag == "testsuites"
 
     # The store: one journal per node that touched Claude, with the steps as recorded.
     chains = SessionStore(only_run_dir(pytester), create=False).load_all()
@@ -310,9 +316,12 @@ def test_async_test_uses_the_same_fixture(pytester: pytest.Pytester, claude_bin:
     result.stdout.fnmatch_lines(["1 test, 2 calls, 1 distinct session, *"])
 
 
-def test_marker_agent_names_the_chain_and_bad_marker_args_fail(pytester: pytest.Pytester) -> None:
+def test_marker_agent_names_the_chain_and_bad_marker_args_fail(
+    pytester: pytest.Pytester, claude_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(
         test_inner="""
+        import os
         import pytest
 
         SID = "11111111-2222-4333-8444-555555555555"
@@ -326,6 +335,8 @@ def test_marker_agent_names_the_chain_and_bad_marker_args_fail(pytester: pytest.
         def test_cwd(claude_executor, tmp_path):
             assert str(claude_executor.cwd) == "/"
             assert claude_executor.config_dir == tmp_path / ".claude"
+            assert claude_executor.timeout == 42.5
+            assert str(claude_executor.claude_bin) == os.environ["EXPECTED_BIN"]
 
         @pytest.mark.claude_session(agnet="typo")
         def test_typo(session_tracker):
@@ -345,7 +356,8 @@ def test_marker_agent_names_the_chain_and_bad_marker_args_fail(pytester: pytest.
             assert a == b
         """
     )
-    result = run(pytester)
+    monkeypatch.setenv("EXPECTED_BIN", str(claude_bin))
+    result = run(pytester, "--claude-timeout=42.5", f"--claude-bin={claude_bin}")
     result.assert_outcomes(passed=2, failed=3, errors=1)
     result.stdout.fnmatch_lines(["*claude_session: unknown argument(s) agnet*"])
     result.stdout.fnmatch_lines(["*claude_budget: max_turns must be an integer >= 0, got -1*"])
@@ -369,15 +381,76 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / ".claude_sessions").exists()
 
 
-def test_explicit_load_without_autoload(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(test_inner="def test_x(session_tracker): assert session_tracker.session_chain == []")
+def test_disabled_plugin_leaves_its_markers_and_options_unknown(pytester: pytest.Pytester) -> None:
+    """With ``-p no:claude_sessions`` nothing of ours is registered: pytest's own messages name the marker."""
+    pytester.makepyfile(
+        test_inner="""
+        import pytest
+
+        @pytest.mark.claude_session(expect_continuity=True)
+        def test_marked():
+            pass
+        """
+    )
+    pytester.makeini(INI)
+    # In a subprocess: an in-process run would see the markers the outer session registered.
+    result = pytester.runpytest_subprocess(
+        "-p", "no:claude_sessions", "-p", "no:cacheprovider", "--strict-markers"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error, not a crash
+    result.stdout.fnmatch_lines(["*'claude_session' not found in `markers` configuration option*"])
+    result.stdout.no_fnmatch_line("*Traceback*pytest_claude_sessions*")
+    unmarked = pytester.runpytest_subprocess("-p", "no:claude_sessions", "--claude-report=full")
+    assert unmarked.ret == pytest.ExitCode.USAGE_ERROR
+    unmarked.stderr.fnmatch_lines(["*unrecognized arguments: --claude-report=full*"])
+    assert not (pytester.path / ".claude_sessions").exists()
+
+
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "2"]], ids=["single", "xdist_two"])
+def test_explicit_load_without_autoload(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    pytester.makepyfile(test_inner=record_suite(2))
     pytester.makeini(INI)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     result = pytester.runpytest_subprocess(
-        "-p", "claude_sessions", "-p", "no:cacheprovider", "--strict-markers"
+        "-p",
+        "claude_sessions",
+        *workers,
+        "-p",
+        "no:cacheprovider",
+        "--strict-markers",
+        "--claude-report=full",
     )
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["claude-sessions: store=*"])
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["claude-sessions: store=*", "2 tests, 4 calls, 2 distinct sessions, *"])
+    if workers:
+        result.stdout.fnmatch_lines(["created: 2/2 workers"])
+    # The cassette part is loaded with the plugin (pytest_plugins), also without autoload.
+    result.stdout.fnmatch_lines(["claude-cassettes: mode=*"])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["single", "xdist_two"])
+def test_suite_without_claude_leaves_no_store(pytester: pytest.Pytester, workers: list[str]) -> None:
+    pytester.makepyfile(
+        test_inner="""
+        def test_plain():
+            pass
+
+        def test_manager_only(session_manager, session_tracker):
+            assert session_tracker.session_chain == []
+        """
+    )
+    result = run(pytester, *workers)
+    result.assert_outcomes(passed=2)
+    assert not (pytester.path / ".claude_sessions").exists()
+    # A store that already holds runs keeps them; only this run's empty directory goes.
+    pytester.makepyfile(test_rec=record_suite(1))
+    run(pytester, *workers).assert_outcomes(passed=4)
+    kept = only_run_dir(pytester)
+    pytester.path.joinpath("test_rec.py").unlink()
+    run(pytester, *workers).assert_outcomes(passed=2)
+    assert only_run_dir(pytester) == kept
 
 
 def test_collect_only_creates_no_run(pytester: pytest.Pytester) -> None:
