@@ -159,3 +159,86 @@ def test_compare_repr_for_chains(recorded: SimpleNamespace) -> None:
         "turns",
         "error",
     ]
+
+
+# --------------------------------------------------------------------------- through pytest
+
+
+FAILING_SUITE = """
+import dataclasses
+import pytest
+from pytest_claude_sessions import (
+    ClaudeExecutor, MessagesStub, SessionTracker, assert_chain_continuous, assert_forked,
+)
+
+@pytest.fixture(scope="module")
+def chains(pytestconfig, tmp_path_factory):
+    base = tmp_path_factory.mktemp("chains")
+    with MessagesStub() as stub:
+        main, other = SessionTracker("main", base / "store"), SessionTracker("other", base / "store")
+        common = dict(cwd=base, config_dir=base / ".claude", env=stub.env())
+        with ClaudeExecutor(pytestconfig.getoption("claude_bin"), tracker=main, **common) as ex:
+            ex.run("my name is Alice")
+            ex.fork("list my messages")
+            with ClaudeExecutor(ex.claude_bin, tracker=other, **common) as ex2:
+                ex2.run("my name is Bob")
+            yield main, other.session_chain[0], ex.validator
+
+def test_chain_helper(chains):
+    main, bob, validator = chains
+    a1 = main.session_chain[0]
+    fake = dataclasses.replace(bob, kind="resume", parent_session_id=a1.session_id, interaction_count=2)
+    assert_chain_continuous([a1, fake], validator)
+
+def test_tracker_method(chains):
+    main, bob, validator = chains
+    main.update_session(bob.session_id, "claimed resume", "r", dict(bob.metadata), kind="resume")
+    main.assert_continuous(validator)
+
+def test_fork_helper(chains):
+    main, bob, validator = chains
+    a1 = main.session_chain[0]
+    assert_forked(dataclasses.replace(bob, kind="fork", parent_session_id=a1.session_id), a1, validator)
+
+def test_compare_chains(chains):
+    main, bob, validator = chains
+    a1, fork = main.session_chain[:2]
+    assert [a1, fork] == [a1, bob]
+"""
+
+
+def test_failures_show_the_chain_and_the_reason(pytester: pytest.Pytester, claude_bin: Path) -> None:
+    """What a user sees: the reason, the chain table, no frames of the helpers (``__tracebackhide__``)."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_inner=FAILING_SUITE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers", f"--claude-bin={claude_bin}")
+    result.assert_outcomes(failed=4)
+    uuid = "[0-9a-f]*-*-*-*-*"
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_chain_helper _*",
+            ">       assert_chain_continuous([[]a1, fake], validator)",
+            "E       AssertionError: session chain is not continuous:",
+            "E         resume * -> *: *",
+            "E       chain of agent main:",
+            "E       #  kind    session id * parent * prompt * cost * turns  error",
+            f"E       1  new     {uuid}  -  *'my name is Alice'  $0.* 1      -",
+            f"E       2  resume  {uuid}  {uuid}  'my name is Bob' * $0.*",
+            "*_ test_tracker_method _*",
+            ">       main.assert_continuous(validator)",
+            "E       AssertionError: session chain is not continuous:",
+            "E       chain of agent main:",
+            f"E       3  resume  {uuid}  {uuid}  'claimed resume' *",
+            "*_ test_fork_helper _*",
+            "E       AssertionError: session * is not a fork of *: * does not contain previous leaf *",
+            "E       chain of agent other:",
+            f"E       1  fork  {uuid}  {uuid}  'my name is Bob' *",
+            "*_ test_compare_chains _*",
+            "E       assert session chains differ (2 vs 2 steps):",
+            f"E            #1: new {uuid}  |  new {uuid}",
+            f"E         != #2: fork {uuid} <- *  |  new {uuid}",
+        ]
+    )
+    # __tracebackhide__: the helpers' own frames stay out of the traceback.
+    result.stdout.no_fnmatch_line("*pytest_claude_sessions/assertions.py:*")
+    result.stdout.no_fnmatch_line("*pytest_claude_sessions/tracker.py:*")
