@@ -135,6 +135,7 @@ def test_run_report_is_independent_of_arrival_order(tmp_path: Path) -> None:
         "2 tests, 3 calls, 2 distinct sessions, total cost $1.0000, 3 turns, 0 errors, "
         "1 continuity failure, 1 budget failure"
     )
+    assert lines[1] == "slowest calls (by the CLI's duration_ms, not wall time):"
     assert lines[2].split() == ["5.00s", "a.py::t", "step", "2", "resume", SID.format(1)]
     assert "per test:" not in lines
     full = forward.summary_lines("full")
@@ -146,6 +147,37 @@ def test_run_report_is_independent_of_arrival_order(tmp_path: Path) -> None:
     write_json_report(target, forward.to_json())
     assert json.loads(target.read_text())["totals"]["tests"] == 2
     assert [p.name for p in target.parent.iterdir()] == ["report.json"]  # no temp file left
+
+
+def test_slowest_calls_rank_by_cli_duration_and_flag_replayed_calls() -> None:
+    report = RunReport("r", "/d")
+    replayed = step(1, 7, duration_ms=9000, metadata={"replayed": True})
+    report.add(build_test_record("c.py::t", "c.py::t", [replayed, step(2, 7, "resume", duration_ms=None)]))
+    for rec in records():
+        report.add(rec)
+    ranked = report.slowest_calls(3)
+    assert [(c["nodeid"], c["step"], c["duration_ms"]) for c in ranked] == [
+        ("c.py::t", 1, 9000),
+        ("a.py::t", 2, 5000),
+        ("b.py::t", 1, 3000),
+    ]
+    assert [c["replayed"] for c in ranked] == [True, False, False]
+    assert all(c["duration_ms"] for c in report.slowest_calls(10))  # calls without a figure are left out
+    lines = report.summary_lines("summary")
+    slow = lines[lines.index("slowest calls (by the CLI's duration_ms, not wall time):") + 1 :]
+    assert slow[0].split() == [
+        "9.00s",
+        "c.py::t",
+        "step",
+        "1",
+        "new",
+        SID.format(7),
+        "(replayed:",
+        "recorded",
+        "duration)",
+    ]
+    assert "replayed" not in slow[1]
+    assert len(slow) == 4  # every call with a duration, at most SLOWEST_CALLS
 
 
 # --------------------------------------------------------------------------- run directories
@@ -250,3 +282,19 @@ def test_keep_runs_and_history_fixture_through_pytest(pytester: pytest.Pytester)
     # keep=2: each run sees only the one run kept before it, and counts on from it.
     assert seen == ["RUN 0 0", "RUN 1 1", "RUN 2 1", "RUN 3 1"]
     assert len(os.listdir(pytester.path / ".claude_sessions" / "runs")) == 2
+
+
+def test_an_empty_run_is_discarded_and_a_used_one_kept(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh" / "store"
+    run = runs.create_run(fresh)
+    assert run.discard_if_empty()
+    assert not fresh.exists() and (tmp_path / "fresh").is_dir()  # only what create_run made goes
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    kept = runs.create_run(existing)
+    (kept.path / "chains").mkdir()
+    assert not kept.discard_if_empty()
+    empty = runs.create_run(existing)
+    assert empty.discard_if_empty()
+    assert runs.list_runs(existing) == [kept.path]  # runs/ holds the other run: it stays
