@@ -283,12 +283,12 @@ def test_a_stall_past_the_timeout_kills_the_whole_process_group(
     assert ex.history[-1].ok is False
 
 
-def test_sigint_exit_0_with_empty_output_is_an_error_not_a_success(
+def test_sigint_exits_0_but_the_call_is_never_a_success(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
 ) -> None:
     marker = uuid.uuid4().hex
-    ex = _make(tmp_path, claude_bin, api_stub, env={"PCS_EXECUTOR_TEST": marker})
-    api_stub.enqueue(Stall())
+    ex = _make(tmp_path, claude_bin, api_stub, env={"PCS_EXECUTOR_TEST": marker}, check=True)
+    api_stub.enqueue(Stall(before_headers=True))
     sent: list[int] = []
 
     def interrupt() -> None:
@@ -303,15 +303,20 @@ def test_sigint_exit_0_with_empty_output_is_an_error_not_a_success(
     helper = threading.Thread(target=interrupt)
     helper.start()
     try:
-        with pytest.raises(ClaudeEmptyOutputError, match="exited 0 but printed nothing") as info:
+        with pytest.raises((ClaudeEmptyOutputError, ClaudeResultError)) as info:
             ex.run("hang until interrupted")
     finally:
         helper.join(timeout=30)
     assert len(sent) == 1
-    assert info.value.returncode == 0
-    assert info.value.stdout == ""
+    # CLI 2.1.330 exits 0 either way; which of the two it prints is a race inside the CLI
+    if isinstance(info.value, ClaudeEmptyOutputError):
+        assert "exited 0 but printed nothing" in str(info.value)
+        assert (info.value.returncode, info.value.stdout) == (0, "")
+    else:
+        result = info.value.result
+        assert (result.returncode, result.is_error, result.ok) == (0, True, False)
+        assert result.terminal_reason == "aborted_streaming"
     assert ex.history[-1].ok is False
-    assert "ClaudeEmptyOutputError" in (ex.history[-1].error or "")
 
 
 @pytest.mark.parametrize(
