@@ -30,18 +30,13 @@ from pytest_claude_sessions.locate import find_claude_bin
 from pytest_claude_sessions.models import CliCall, CliOutcome
 from pytest_claude_sessions.tracker import SessionTracker
 
-SAMPLES = Path("/work/shared/reference/samples")
-if not SAMPLES.is_dir():  # the samples are copied next to the tests when the reference tree is absent
-    SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent / "data" / "samples"  # real outputs of Claude Code 2.1.330
 
 S1 = "13530587-ae0e-4e17-8473-cad43d4119bb"
 
 
 def _sample(name: str) -> str:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"reference sample {path} is not available")
-    text = path.read_text(encoding="utf-8")
+    text = (SAMPLES / name).read_text(encoding="utf-8")  # in the repo: missing is a failure, not a skip
     if name.endswith(".json"):  # the samples are indented; the CLI prints one compact line
         return json.dumps(json.loads(text)) + "\n"
     return text
