@@ -29,8 +29,8 @@ from pytest_claude_sessions.transcripts import (
     project_dir_name,
 )
 
-# shared/ sits beside the repository checkout, locally and in CI.
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "samples"
+# Real transcripts of Claude Code 2.1.330, kept in the repository.
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 ORIGINAL = "13530587-ae0e-4e17-8473-cad43d4119bb"
 FORK = "a02b54dc-67cc-4d65-b03f-94324021454f"
 SAMPLE_CWD = "/home/user/proj_resume"
@@ -46,7 +46,7 @@ LEAF_LAST_RESUME = "20075533-1804-474c-8154-56996e1c67bc"
 def _sample(name: str) -> Path:
     path = SAMPLES / name
     if not path.is_file():
-        msg = f"sample transcripts not found at {SAMPLES} (shared/ must sit beside the checkout)"
+        msg = f"sample transcript {path} is missing from the checkout"
         if os.environ.get("CI"):
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
