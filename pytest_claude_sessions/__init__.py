@@ -89,6 +89,7 @@ __all__ = [
     "CassetteMissError",
     "CassetteReport",
     "CassetteUnusedError",
+    "CassetteVersionWarning",
     "ClaudeEmptyOutputError",
     "ClaudeExecutor",
     "ClaudeNotFoundError",

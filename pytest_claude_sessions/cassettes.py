@@ -40,6 +40,7 @@ from .errors import (
     CassetteMismatchError,
     CassetteMissError,
     CassetteUnusedError,
+    CassetteVersionWarning,
 )
 from .interactions import (
     cli_version_of,
@@ -84,10 +85,6 @@ def parse_record_mode(value: object, *, where: str = "record mode") -> RecordMod
         if text == mode:
             return mode  # type: ignore[no-any-return]
     raise ValueError(f"invalid {where} {value!r}; use one of: {', '.join(RECORD_MODES)}")
-
-
-class CassetteVersionWarning(UserWarning):
-    """A call is recorded into a cassette whose recording used another Claude CLI version."""
 
 
 @dataclass

@@ -202,5 +202,9 @@ class CassetteCorruptError(CassetteError):
         self.path = path
 
 
+class CassetteVersionWarning(UserWarning):
+    """A call is recorded into a cassette whose recording used another Claude CLI version."""
+
+
 class CassetteLockError(CassetteError):
     """The lock around a cassette file could not be taken in time."""

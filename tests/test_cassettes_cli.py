@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_claude_sessions.cassette_files import atomic_write_text, dump_cassette, load_cassette_data
-from pytest_claude_sessions.cassettes import CassetteInterceptor, CassetteVersionWarning
+from pytest_claude_sessions.cassettes import CassetteInterceptor
 from pytest_claude_sessions.errors import (
     CassetteMismatchError,
     CassetteMissError,
