@@ -22,6 +22,7 @@ from pytest_claude_sessions.errors import (
     CassetteMismatchError,
     CassetteMissError,
     CassetteUnusedError,
+    CassetteVersionWarning,
     ClaudeNotFoundError,
     ClaudeProcessError,
 )
