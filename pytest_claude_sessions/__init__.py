@@ -5,6 +5,7 @@ Everything public is importable from here; the pytest side lives in :mod:`pytest
 
 from __future__ import annotations
 
+from .arguments import CallOptions
 from .assertions import (
     assert_chain_continuous,
     assert_forked,
@@ -26,6 +27,7 @@ from .errors import (
     CassetteMismatchError,
     CassetteMissError,
     CassetteUnusedError,
+    CassetteVersionWarning,
     ClaudeEmptyOutputError,
     ClaudeNotFoundError,
     ClaudeProcessError,
@@ -46,7 +48,7 @@ from .errors import (
     StubTimeoutError,
     TranscriptError,
 )
-from .executor import CallInterceptor, CallRecord, ClaudeExecutor, Guard, StreamEvent
+from .executor import CallInterceptor, CallRecord, ClaudeExecutor, FollowUpOptions, Guard, StreamEvent
 from .locate import find_claude_bin
 from .manager import SessionManager
 from .models import ClaudeResult, CliCall, CliOutcome, SessionInfo, StepKind
@@ -55,15 +57,19 @@ from .redact import RedactionRule, Redactor
 from .runs import SessionHistory, session_history
 from .store import SessionStore
 from .stub import (
+    ChatMessage,
+    Conversation,
     Delay,
     DropStream,
     HttpError,
     MessagesStub,
     RecordedRequest,
+    Reply,
     SseError,
     Stall,
     Text,
     ToolUse,
+    default_reply,
 )
 from .tracker import SessionTracker, default_persistence_dir
 from .transcripts import (
@@ -80,6 +86,7 @@ __all__ = [
     "BudgetExceededError",
     "BudgetLimits",
     "CallInterceptor",
+    "CallOptions",
     "CallRecord",
     "CassetteCorruptError",
     "CassetteError",
@@ -90,6 +97,7 @@ __all__ = [
     "CassetteReport",
     "CassetteUnusedError",
     "CassetteVersionWarning",
+    "ChatMessage",
     "ClaudeEmptyOutputError",
     "ClaudeExecutor",
     "ClaudeNotFoundError",
@@ -101,11 +109,13 @@ __all__ = [
     "CliCall",
     "CliOutcome",
     "ContinuityVerdict",
+    "Conversation",
     "Delay",
     "DropStream",
     "ExecutorError",
     "ExecutorUsageError",
     "ExportFormatError",
+    "FollowUpOptions",
     "Guard",
     "HealthCheck",
     "HealthReport",
@@ -116,6 +126,7 @@ __all__ = [
     "RecordedRequest",
     "RedactionRule",
     "Redactor",
+    "Reply",
     "SessionHistory",
     "SessionInfo",
     "SessionManager",
@@ -149,6 +160,7 @@ __all__ = [
     "check_budget",
     "default_config_dir",
     "default_persistence_dir",
+    "default_reply",
     "find_claude_bin",
     "find_unused_cassettes",
     "format_chain",
