@@ -144,13 +144,18 @@ class Rule:
         return self.times is not None and self.hits >= self.times
 
 
-@dataclass(frozen=True)
+_REPR_PROMPT = 80  # characters of the prompt a RecordedRequest repr shows
+
+
+@dataclass(frozen=True, repr=False)
 class RecordedRequest:
     """One request the stub received, as logged before it was answered.
 
     ``headers`` have lower-case names with ``x-api-key``/``authorization`` redacted; ``body`` is the
     parsed JSON body (``None`` if it was not JSON); ``messages``/``prompts``/``prompt`` are normalized as
-    in :class:`Conversation`. ``reply_kind`` says what was served and ``source`` who chose it.
+    in :class:`Conversation`. ``reply_kind`` says what was served and ``source`` who chose it. The repr
+    is one short line (method, path, session id, model, stream, message count, prompt excerpt, reply);
+    the fields themselves are complete.
     """
 
     method: str
@@ -174,6 +179,18 @@ class RecordedRequest:
     def roles(self) -> str:
         """The roles of the normalized messages as letters, e.g. ``"uau"``."""
         return "".join(m.role[0] for m in self.messages)
+
+    def __repr__(self) -> str:
+        # The body of one CLI request is ~600 KB (tools, system prompt): a repr that printed it would
+        # bury every assertion message that shows a request. The fields stay complete on the object.
+        prompt = self.prompt
+        if prompt is not None and len(prompt) > _REPR_PROMPT:
+            prompt = prompt[: _REPR_PROMPT - 3] + "..."
+        return (
+            f"RecordedRequest({self.method} {self.path}, session_id={self.session_id!r}, "
+            f"model={self.model!r}, stream={self.stream}, messages={len(self.messages)} ({self.roles}), "
+            f"prompt={prompt!r}, reply_kind={self.reply_kind!r}, status={self.status})"
+        )
 
 
 # --------------------------------------------------------------------------- the server

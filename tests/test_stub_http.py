@@ -716,6 +716,32 @@ def test_request_log_records_what_was_sent(api_stub: MessagesStub) -> None:
     assert api_stub.message_requests == [rec]
 
 
+def test_request_repr_is_short_and_names_the_essentials(api_stub: MessagesStub) -> None:
+    # A real CLI request body is ~600 KB; the repr of a request must not carry it (nor every message).
+    bulk = "x" * 500_000
+    payload = body(user(bulk), assistant("hi"), user("what is my name? " + "y" * 300))
+    payload["tools"] = [{"name": "Bash", "description": bulk}]
+    post(api_stub, payload, **{"X-Claude-Code-Session-Id": "13530587-aaaa-4bbb-8ccc-000000000001"})
+    (rec,) = api_stub.wait_for_requests(1)
+    shown = repr(rec)
+    assert len(shown) < 400, shown
+    assert "xxxxxxxxxx" not in shown and "sk-ant" not in shown
+    for part in (
+        "POST /v1/messages",
+        "session_id='13530587-aaaa-4bbb-8ccc-000000000001'",
+        "model='claude-opus-5-5'",
+        "stream=True",
+        "messages=3 (uau)",
+        "prompt='what is my name? yyy",
+        "...'",
+        "reply_kind='text'",
+        "status=200",
+    ):
+        assert part in shown, (part, shown)
+    assert rec.body == payload  # the object itself keeps everything
+    assert repr([rec]) == f"[{shown}]"
+
+
 def test_requests_is_a_snapshot(api_stub: MessagesStub) -> None:
     snapshot = api_stub.requests
     post(api_stub, body(user("x")))
