@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,16 +15,16 @@ ROOT = Path("/proj")
 
 
 def resolve(
-    cli: dict[str, object] | None = None,
-    env: dict[str, str] | None = None,
-    ini: dict[str, object] | None = None,
+    cli: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+    ini: Mapping[str, object] | None = None,
     inipath: Path | None = None,
 ) -> Settings:
-    cli = cli or {}
-    ini = ini or {}
+    options: Mapping[str, object] = cli or {}
+    inis: Mapping[str, object] = ini or {}
     return resolve_settings(
-        getoption=lambda dest: cli.get(dest),
-        getini=lambda key: ini.get(key, ""),
+        getoption=lambda dest: options.get(dest),
+        getini=lambda key: inis.get(key, ""),
         environ=env or {},
         rootpath=ROOT,
         inipath=inipath,
