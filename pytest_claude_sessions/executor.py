@@ -49,6 +49,8 @@ from .parsing import (
     as_float,
     as_str,
     decode_line,
+    decode_stream,
+    init_event,
     make_event,
 )
 from .process import run_async, run_sync
@@ -98,7 +100,17 @@ class FollowUpOptions(CommonOptions, total=False):
 
 @dataclass
 class CallRecord:
-    """One entry of :attr:`ClaudeExecutor.history`: every call that was attempted, including failed ones."""
+    """One entry of :attr:`ClaudeExecutor.history`: every call that was attempted, including failed ones.
+
+    ``ok`` is the call's success (a result without ``is_error``). ``raised`` says the call raised instead
+    of returning: a timeout, an unknown session, no binary, a guard (budget), a cassette miss, or an error
+    result under ``check=True``. Then ``error_type`` is the exception's class name, ``error`` reads
+    ``"<type>: <message>"``, ``exception`` is the exception itself, ``stderr`` what the CLI printed there,
+    and ``result`` is ``None`` (except for a ``check=True`` error result). ``session_id`` is the session
+    the call ran in when it is known: the result's, else the id a resume named, else the one the partial
+    ``stream-json`` output announced; a failed fork or new call has none. ``parent_session_id`` is the
+    session a resume or fork continued.
+    """
 
     prompt: str
     kind: StepKind
@@ -112,6 +124,29 @@ class CallRecord:
     cost_usd: float | None = None
     replayed: bool = False
     result: ClaudeResult | None = None
+    raised: bool = False
+    error_type: str | None = None
+    stderr: str = ""
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of the record (no ``result``/``exception`` objects; ``started_at`` ISO-8601)."""
+        return {
+            "prompt": self.prompt,
+            "kind": self.kind,
+            "session_id": self.session_id,
+            "parent_session_id": self.parent_session_id,
+            "ok": self.ok,
+            "raised": self.raised,
+            "error_type": self.error_type,
+            "error": self.error,
+            "stderr": self.stderr,
+            "elapsed": self.elapsed,
+            "started_at": self.started_at.isoformat(),
+            "argv": list(self.argv),
+            "cost_usd": self.cost_usd,
+            "replayed": self.replayed,
+        }
 
 
 @dataclass
@@ -176,6 +211,34 @@ async def _maybe_await(value: object) -> None:
         await value
 
 
+def _check_search_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
+    if isinstance(paths, str | bytes | os.PathLike):
+        raise ExecutorUsageError(
+            f"search_paths must be a list of directories, not one path: search_paths=[{os.fspath(paths)!r}]"
+        )
+    checked: list[Path] = []
+    for i, path in enumerate(paths):
+        if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+            raise ExecutorUsageError(f"search_paths[{i}] must be a non-empty path, got {path!r}")
+        checked.append(Path(path).absolute())
+    return tuple(checked)
+
+
+def _failed_session_id(call: CliCall, partial_stdout: str) -> str | None:
+    """The session a call that raised ran in, when known: the id a plain resume named, else the one the
+    partial ``stream-json`` output announced in its ``init`` event (a fork or new call that timed out)."""
+    if call.resume is not None and not call.fork and is_session_id(call.resume):
+        return call.resume
+    if call.session_id is not None and is_session_id(call.session_id):
+        return call.session_id
+    if call.output_format == "stream-json" and partial_stdout:
+        init = init_event(decode_stream(partial_stdout))
+        announced = as_str(init.get("session_id")) if init else None
+        if announced is not None and is_session_id(announced):
+            return announced
+    return None
+
+
 def _start_failed(exc: OSError, argv: list[str]) -> ClaudeProcessError:
     return ClaudeProcessError(f"could not start the claude CLI {argv[0]}: {exc}", argv=argv)
 
@@ -186,6 +249,19 @@ class ClaudeExecutor:
     Isolation is the default: the CLI gets its own ``CLAUDE_CONFIG_DIR`` (``config_dir``, or a temporary
     directory removed by :meth:`close` or at exit), ``TMPDIR`` and ``XDG_RUNTIME_DIR``. ``isolate=False``
     runs with the user's real config and login. ``env`` is laid over the inherited environment.
+
+    The binary is found by :func:`~pytest_claude_sessions.locate.find_claude_bin` on the first live
+    call: ``claude_bin``, ``$CLAUDE_BIN``, PATH, then ``node_modules/.bin/claude`` and
+    ``.claude-cli/node_modules/.bin/claude`` in ``cwd`` and its parents and in each of ``search_paths``
+    (relative ones against the process cwd) and their parents, then the claude-agent-sdk bundled binary.
+
+    Every call lands in :attr:`history`, in order, whether it returned or raised (:attr:`failures` are
+    the ones that raised). With a ``tracker``, a call that produced a result (success or ``is_error``)
+    also records a step. A call that raised records **no** step, by design: a step stands for a session
+    turn the CLI really wrote, which the continuity check verifies in the transcripts, and whose id the
+    next :meth:`resume` continues; a timeout or an unknown session wrote none (a step for it would make
+    every later continuity check fail and could make :meth:`resume` target a session that does not
+    exist). Reports read raised calls from :attr:`failures`.
     """
 
     def __init__(
@@ -203,8 +279,10 @@ class ClaudeExecutor:
         check: bool = False,
         interceptor: CallInterceptor | None = None,
         guards: Iterable[Guard] = (),
+        search_paths: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.timeout = check_timeout(timeout)
+        self.search_paths = _check_search_paths(search_paths)
         self.env: dict[str, str] = {}
         for key, value in (env or {}).items():
             self.env[check_text(key, "env name")] = check_text(value, f"env[{key!r}]")
@@ -263,11 +341,20 @@ class ClaudeExecutor:
         return env
 
     @property
+    def failures(self) -> list[CallRecord]:
+        """The calls that raised (timeout, unknown session, no binary, a guard, ``check=True``...), oldest
+        first: the :attr:`history` entries with ``raised`` set, as a fresh list."""
+        return [record for record in self.history if record.raised]
+
+    @property
     def claude_bin(self) -> Path:
         """The binary live calls run (resolved on first use; raises ClaudeNotFoundError)."""
+        __tracebackhide__ = True
         with self._lock:
             if self._bin is None:
-                self._bin = find_claude_bin(self._claude_bin, env=self.build_env(), cwd=self.cwd)
+                self._bin = find_claude_bin(
+                    self._claude_bin, env=self.build_env(), cwd=self.cwd, roots=self.search_paths
+                )
             return self._bin
 
     def cli_version(self) -> str | None:
@@ -366,8 +453,11 @@ class ClaudeExecutor:
         """Run one ``claude -p`` call and return its :class:`ClaudeResult` (see the module docstring).
 
         Raises ClaudeNotFoundError, ClaudeTimeoutError, ClaudeProcessError (no JSON result, e.g. an unknown
-        session), ClaudeEmptyOutputError, and ClaudeResultError for an error result when ``check``.
+        session), ClaudeEmptyOutputError, and ClaudeResultError for an error result when ``check``; every
+        such call is in :attr:`history` and :attr:`failures` (a bad argument raises before anything runs
+        and is recorded nowhere).
         """
+        __tracebackhide__ = True  # the user's call is the interesting frame, not the executor's insides
         pending = self._begin(
             prompt, on_event, check, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
             cwd=cwd, model=model, max_turns=max_turns, allowed_tools=allowed_tools,
@@ -375,7 +465,7 @@ class ClaudeExecutor:
             append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
             extra_args=extra_args,
         )  # fmt: skip
-        with self._failures_recorded(pending):
+        try:  # not a context manager: its frames would show in every traceback of a failed call
             before = self._before(pending.call)
             spawn = functools.partial(self._spawn, pending)
             interceptor = self.interceptor
@@ -386,6 +476,9 @@ class ClaudeExecutor:
                 for event in pending.dispatcher.replay(outcome):
                     pending.dispatcher.on_event(event)
             result = self._complete(pending.call, outcome, before)
+        except BaseException as exc:
+            self._record_failure(pending, exc)
+            raise
         return self._conclude(result, pending)
 
     async def arun(
@@ -411,6 +504,7 @@ class ClaudeExecutor:
         check: bool | None = None,
     ) -> ClaudeResult:
         """:meth:`run` for asyncio: the process runs without blocking the loop; ``on_event`` may be async."""
+        __tracebackhide__ = True
         pending = self._begin(
             prompt, on_event, check, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
             cwd=cwd, model=model, max_turns=max_turns, allowed_tools=allowed_tools,
@@ -418,7 +512,7 @@ class ClaudeExecutor:
             append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
             extra_args=extra_args,
         )  # fmt: skip
-        with self._failures_recorded(pending):
+        try:
             before = self._before(pending.call)
             spawn = functools.partial(self._aspawn, pending)
             interceptor = self.interceptor
@@ -431,6 +525,9 @@ class ClaudeExecutor:
                 for event in pending.dispatcher.replay(outcome):
                     await _maybe_await(pending.dispatcher.on_event(event))
             result = self._complete(pending.call, outcome, before)
+        except BaseException as exc:
+            self._record_failure(pending, exc)
+            raise
         return self._conclude(result, pending)
 
     def _begin(
@@ -449,17 +546,9 @@ class ClaudeExecutor:
             dispatcher = _Dispatcher(on_event)
         return _Pending(call, dispatcher, self.check if check is None else check)
 
-    @contextlib.contextmanager
-    def _failures_recorded(self, pending: _Pending) -> Iterator[None]:
-        """Every call that fails before a result exists still gets its :attr:`history` entry."""
-        try:
-            yield
-        except BaseException as exc:
-            self._record_failure(pending, exc)
-            raise
-
     def _live_argv(self, pending: _Pending, call: CliCall) -> list[str]:
         """Guards, then the binary: what every live spawn goes through (a replay never gets here)."""
+        __tracebackhide__ = True
         for guard in self.guards:
             guard(call)
         binary = self.claude_bin
@@ -468,6 +557,7 @@ class ClaudeExecutor:
         return [str(binary), *call.argv[1:]]
 
     def _spawn(self, pending: _Pending, call: CliCall) -> CliOutcome:
+        __tracebackhide__ = True
         argv = self._live_argv(pending, call)
         on_line = pending.dispatcher.feed if pending.dispatcher is not None else None
         try:
@@ -476,6 +566,7 @@ class ClaudeExecutor:
             raise _start_failed(exc, argv) from exc
 
     async def _aspawn(self, pending: _Pending, call: CliCall) -> CliOutcome:
+        __tracebackhide__ = True
         argv = self._live_argv(pending, call)
         on_line = pending.dispatcher.afeed if pending.dispatcher is not None else None
         try:
@@ -486,6 +577,7 @@ class ClaudeExecutor:
     # ----------------------------------------------------------------- resume / fork / legacy
 
     def _current_session(self, what: str) -> str:
+        __tracebackhide__ = True
         if self.tracker is None:
             raise ExecutorUsageError(
                 f"{what}() continues the tracker's current session, but no tracker is attached"
@@ -500,24 +592,29 @@ class ClaudeExecutor:
 
     def resume(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """Continue the tracker's current session (``--resume <current id>``)."""
+        __tracebackhide__ = True
         return self.run(prompt, resume=self._current_session("resume"), **kwargs)
 
     def fork(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """Fork the tracker's current session (``--resume <current id> --fork-session``)."""
+        __tracebackhide__ = True
         return self.run(prompt, resume=self._current_session("fork"), fork=True, **kwargs)
 
     async def aresume(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """:meth:`resume` for asyncio."""
+        __tracebackhide__ = True
         return await self.arun(prompt, resume=self._current_session("resume"), **kwargs)
 
     async def afork(self, prompt: str, **kwargs: Unpack[FollowUpOptions]) -> ClaudeResult:
         """:meth:`fork` for asyncio."""
+        __tracebackhide__ = True
         return await self.arun(prompt, resume=self._current_session("fork"), fork=True, **kwargs)
 
     def execute_claude(
         self, prompt: str, session_id: str | None = None, working_dir: str | os.PathLike[str] | None = None
     ) -> dict[str, Any]:
         """The CLI's JSON result as a dict (``session_id`` resumes that session): the legacy entry point."""
+        __tracebackhide__ = True
         return dict(self.run(prompt, resume=session_id, cwd=working_dir).raw)
 
     # ----------------------------------------------------------------- before and after a call
@@ -559,6 +656,7 @@ class ClaudeExecutor:
 
     def _complete(self, call: CliCall, outcome: CliOutcome, before: _Before) -> ClaudeResult:
         """Parse the outcome (raising what it really is), look up the session on disk, record the step."""
+        __tracebackhide__ = True
         parsed = parse_outcome(call, outcome)
         session_id = parsed.session_id
         transcript: Path | None = None
@@ -635,6 +733,15 @@ class ClaudeExecutor:
         )
 
     def _conclude(self, result: ClaudeResult, pending: _Pending) -> ClaudeResult:
+        __tracebackhide__ = True
+        failure: ClaudeResultError | None = None
+        if pending.check and not result.ok:
+            status = f", HTTP {result.api_error_status}" if result.api_error_status is not None else ""
+            failure = ClaudeResultError(
+                f"the claude CLI returned an error result (session {result.session_id}, subtype "
+                f"{result.subtype}{status}, exit code {result.returncode}): {result.error_message}",
+                result=result,
+            )
         self.history.append(
             CallRecord(
                 prompt=result.prompt,
@@ -649,29 +756,37 @@ class ClaudeExecutor:
                 cost_usd=result.cost_usd,
                 replayed=result.replayed,
                 result=result,
+                raised=failure is not None,
+                error_type=type(failure).__name__ if failure is not None else None,
+                stderr=result.stderr,
+                exception=failure,
             )
         )
-        if pending.check and not result.ok:
-            status = f", HTTP {result.api_error_status}" if result.api_error_status is not None else ""
-            raise ClaudeResultError(
-                f"the claude CLI returned an error result (session {result.session_id}, subtype "
-                f"{result.subtype}{status}, exit code {result.returncode}): {result.error_message}",
-                result=result,
-            )
+        if failure is not None:
+            raise failure
         return result
 
     def _record_failure(self, pending: _Pending, exc: BaseException) -> None:
+        """The :attr:`history` entry of a call that raised before it had a result (no tracker step: see
+        the class docstring)."""
         call = pending.call
+        stdout = getattr(exc, "stdout", "")
+        stderr = getattr(exc, "stderr", "")
         self.history.append(
             CallRecord(
                 prompt=call.prompt,
                 kind=call.kind,
-                session_id=None,
+                session_id=_failed_session_id(call, stdout if isinstance(stdout, str) else ""),
                 ok=False,
                 error=f"{type(exc).__name__}: {exc}",
                 elapsed=time.monotonic() - pending.t0,
                 started_at=pending.started,
-                argv=list(call.argv),
+                argv=list(getattr(exc, "argv", None) or call.argv),
                 parent_session_id=call.resume,
+                replayed=False,
+                raised=True,
+                error_type=type(exc).__name__,
+                stderr=stderr if isinstance(stderr, str) else "",
+                exception=exc,
             )
         )

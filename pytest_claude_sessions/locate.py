@@ -1,4 +1,4 @@
-"""Finding the ``claude`` binary: explicit argument, ``$CLAUDE_BIN``, PATH, ``node_modules/.bin``, the SDK.
+"""Finding the ``claude`` binary: explicit argument, ``$CLAUDE_BIN``, PATH, project-local installs, the SDK.
 
 The order is fixed and every place tried is named in
 :class:`~pytest_claude_sessions.errors.ClaudeNotFoundError`, so a missing CLI is a one-line fix.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .errors import ClaudeNotFoundError
@@ -17,6 +17,9 @@ from .errors import ClaudeNotFoundError
 BIN_NAME = "claude"
 ENV_VAR = "CLAUDE_BIN"
 SDK_PACKAGE = "claude_agent_sdk"
+# Project-local installs, looked for in each directory searched: `npm install` puts the CLI in the first;
+# scripts/install-claude-cli.sh installs the pinned version under the second (a git-ignored prefix).
+LOCAL_BIN_DIRS = ("node_modules/.bin", ".claude-cli/node_modules/.bin")
 
 
 def _is_executable(path: Path) -> bool:
@@ -49,19 +52,35 @@ def sdk_bundled_binary() -> Path | None:
     return None
 
 
+def _local_candidates(directory: Path) -> tuple[Path, ...]:
+    """The project-local installs looked for in one directory (``npm install`` and the project's
+    ``.claude-cli`` prefix, as ``scripts/install-claude-cli.sh`` makes it)."""
+    return tuple(directory / local / BIN_NAME for local in LOCAL_BIN_DIRS)
+
+
+def _ancestry(start: Path) -> tuple[Path, ...]:
+    resolved = start.resolve()
+    return (resolved, *resolved.parents)
+
+
 def find_claude_bin(
     claude_bin: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    roots: Iterable[str | os.PathLike[str]] = (),
 ) -> Path:
-    """Return the CLI to run, trying in order: ``claude_bin``, ``$CLAUDE_BIN``, PATH, ``node_modules/.bin``
-    in ``cwd`` and its parents, then claude-agent-sdk's bundled binary.
+    """Return the CLI to run, trying in order: ``claude_bin``, ``$CLAUDE_BIN``, PATH, the project-local
+    installs (``node_modules/.bin/claude`` and ``.claude-cli/node_modules/.bin/claude``) in ``cwd`` and
+    its parents, then in each of ``roots`` and its parents, then claude-agent-sdk's bundled binary.
 
     An explicit ``claude_bin`` or ``$CLAUDE_BIN`` that does not point at an executable is an error, never
     silently replaced by another binary. ``env`` is the environment the CLI will get (its ``PATH`` and
-    ``CLAUDE_BIN`` are used); ``cwd`` the directory it will run in.
+    ``CLAUDE_BIN`` are used); ``cwd`` the directory it will run in; ``roots`` extra directories whose
+    local installs count too (a test runs in a temporary cwd, its project is elsewhere: the plugin passes
+    pytest's rootdir and invocation dir). Raises ClaudeNotFoundError listing every place tried.
     """
+    __tracebackhide__ = True  # a user-facing error: pytest shows the caller's line, not this helper
     environ = os.environ if env is None else env
     base = Path(cwd) if cwd is not None else Path.cwd()
     path_env = environ.get("PATH")
@@ -85,11 +104,17 @@ def find_claude_bin(
         return Path(on_path)
     searched.append(f"PATH: {path_env or '(empty)'}")
 
-    for directory in (base.resolve(), *base.resolve().parents):
-        candidate = directory / "node_modules" / ".bin" / BIN_NAME
-        if _is_executable(candidate):
-            return candidate
-    searched.append(f"node_modules/.bin/{BIN_NAME} in {base.resolve()} and its parents")
+    local = " or ".join(f"{d}/{BIN_NAME}" for d in LOCAL_BIN_DIRS)
+    seen: set[Path] = set()  # a root inside the cwd's ancestry (or another root's) is not walked twice
+    for label, start in [("cwd", base), *(("search path", Path(os.fspath(r))) for r in roots)]:
+        for directory in _ancestry(start):
+            if directory in seen:
+                continue
+            seen.add(directory)
+            for candidate in _local_candidates(directory):
+                if _is_executable(candidate):
+                    return candidate
+        searched.append(f"{local} in {label} {start.resolve()} and its parents")
 
     bundled = sdk_bundled_binary()
     if bundled is not None and _is_executable(bundled):

@@ -140,6 +140,7 @@ def run_sync(
     when the process cannot be started; any exception from ``on_line`` kills the process tree and
     propagates.
     """
+    __tracebackhide__ = True  # its errors surface through the executor: show the user's call instead
     start = time.monotonic()
     deadline = start + timeout
     proc = subprocess.Popen(
@@ -257,6 +258,7 @@ async def run_async(
     grace: float = TERM_GRACE,
 ) -> CliOutcome:
     """The asyncio twin of :func:`run_sync`; ``on_line`` may be a plain function or return an awaitable."""
+    __tracebackhide__ = True  # its errors surface through the executor: show the user's call instead
     start = time.monotonic()
     deadline = start + timeout
     proc = await asyncio.create_subprocess_exec(

@@ -56,6 +56,7 @@ def parse_outcome(call: CliCall, outcome: CliOutcome) -> ParsedOutcome:
     the CLI does that on SIGINT, so it is never a success) and ClaudeProcessError (no JSON result, e.g. an
     unknown session: rc 1 and the reason on stderr).
     """
+    __tracebackhide__ = True  # user-facing errors: pytest shows the caller's line, not this helper
     where = f"(cwd {call.cwd}, config {call.config_dir})"
     if outcome.timed_out:
         raise ClaudeTimeoutError(call.timeout, argv=call.argv, stdout=outcome.stdout, stderr=outcome.stderr)

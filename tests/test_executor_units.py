@@ -249,7 +249,7 @@ def test_an_unusable_config_dir_is_a_clear_error_and_leaks_no_temporary_dir(
     real_mkdtemp = tempfile.mkdtemp
 
     def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
-        path = real_mkdtemp(*args, **kwargs)
+        path = str(real_mkdtemp(*args, **kwargs))
         made.append(Path(path))
         return path
 
@@ -319,7 +319,7 @@ def test_discovery_order_argument_env_path_node_modules_sdk(
         "claude_bin argument: not given",
         "$CLAUDE_BIN: not set",
         f"PATH: {tmp_path / 'none'}",
-        f"node_modules/.bin/claude in {cwd}",
+        f"node_modules/.bin/claude or .claude-cli/node_modules/.bin/claude in cwd {cwd} and its parents",
         f"claude-agent-sdk bundled binary: {bundled}",
         "npm install @anthropic-ai/claude-code",
     ):
@@ -341,10 +341,138 @@ def test_binary_is_resolved_lazily_and_reported_only_by_a_live_call(no_bin_env: 
     ex = ClaudeExecutor(cwd=no_bin_env, config_dir=tmp_path / "cfg")  # no error: nothing ran yet
     call = ex.build_call("hi")
     assert call.argv[0] == "claude"
-    with pytest.raises(ClaudeNotFoundError, match="Searched"):
+    with pytest.raises(ClaudeNotFoundError, match="Searched") as info:
         ex.run("hi")
-    assert ex.history[-1].ok is False
-    assert "ClaudeNotFoundError" in (ex.history[-1].error or "")
+    (record,) = ex.history
+    assert ex.failures == [record]
+    assert (record.ok, record.raised, record.error_type) == (False, True, "ClaudeNotFoundError")
+    assert record.error == f"ClaudeNotFoundError: {info.value}"
+    assert record.exception is info.value
+    assert (record.prompt, record.kind, record.session_id, record.result) == ("hi", "new", None, None)
+    assert record.argv == call.argv
+    assert record.elapsed >= 0
+    assert record.started_at.tzinfo is not None
+    # a tracker-less report can serialize it as it is
+    dumped = json.loads(json.dumps(record.to_dict()))
+    assert dumped["error_type"] == "ClaudeNotFoundError"
+    assert dumped["raised"] is True
+    assert dumped["prompt"] == "hi"
+    assert "Searched" in dumped["error"]
+
+
+def test_search_paths_find_project_local_installs_in_a_root_or_its_parents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    env = {"PATH": str(tmp_path / "none")}
+    cwd = tmp_path / "tmp-test-dir"
+    cwd.mkdir()
+    project = tmp_path / "project"
+    subdir = project / "tests" / "unit"
+    subdir.mkdir(parents=True)
+    pinned = _make_exe(project / ".claude-cli" / "node_modules" / ".bin" / "claude")
+    assert find_claude_bin(None, env=env, cwd=cwd, roots=[subdir]) == pinned  # found from a subdir
+    npm = _make_exe(project / "node_modules" / ".bin" / "claude")
+    assert find_claude_bin(None, env=env, cwd=cwd, roots=[subdir]) == npm  # npm's wins in the same dir
+    npm.unlink()
+    pinned.unlink()
+    other = _make_exe(tmp_path / "other" / "node_modules" / ".bin" / "claude")
+    roots: list[str | Path] = [str(subdir), other.parents[2]]  # the first root with a binary wins
+    assert find_claude_bin(None, env=env, cwd=cwd, roots=roots) == other
+    with pytest.raises(ClaudeNotFoundError) as info:
+        find_claude_bin(None, env=env, cwd=cwd, roots=[subdir])
+    local = "node_modules/.bin/claude or .claude-cli/node_modules/.bin/claude"
+    assert f"{local} in cwd {cwd} and its parents" in str(info.value)
+    assert f"{local} in search path {subdir} and its parents" in str(info.value)
+    assert info.value.searched.index(f"{local} in search path {subdir} and its parents") == 4
+
+
+def test_executor_search_paths_reach_discovery_and_are_validated(no_bin_env: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    binary = _make_exe(project / ".claude-cli" / "node_modules" / ".bin" / "claude")
+    ex = _executor(tmp_path, search_paths=[project / "tests"])
+    assert ex.search_paths == (project / "tests",)
+    assert ex.claude_bin == binary
+    assert ex.cli_version() == "9.9.9"
+    nowhere = _executor(tmp_path, search_paths=[tmp_path / "elsewhere"])
+    with pytest.raises(ClaudeNotFoundError, match=r"in search path .*elsewhere and its parents"):
+        nowhere.run("hi")
+    with pytest.raises(ExecutorUsageError, match="search_paths must be a list of directories, not one path"):
+        _executor(tmp_path, search_paths=str(project))
+    with pytest.raises(ExecutorUsageError, match=r"search_paths\[1\] must be a non-empty path, got 3"):
+        _executor(tmp_path, search_paths=[project, 3])
+
+
+def test_a_guard_refusal_is_a_failure_record_of_the_resumed_session_and_no_step(
+    no_bin_env: Path, tmp_path: Path
+) -> None:
+    tracker = SessionTracker("agent-guard", tmp_path / "sessions")
+    tracker.update_session(S1, "earlier", "ok", kind="new")
+
+    def budget(call: CliCall) -> None:
+        raise BudgetExceededError(f"suite budget spent: refused {call.kind} call")
+
+    ex = _executor(tmp_path, tracker=tracker, guards=[budget])
+    with pytest.raises(BudgetExceededError):
+        ex.resume("go on")
+    with pytest.raises(BudgetExceededError):
+        ex.fork("branch off")
+    resumed, forked = ex.failures
+    assert (resumed.kind, resumed.session_id, resumed.parent_session_id) == ("resume", S1, S1)
+    assert (forked.kind, forked.session_id, forked.parent_session_id) == ("fork", None, S1)
+    assert resumed.error == "BudgetExceededError: suite budget spent: refused resume call"
+    assert resumed.argv[resumed.argv.index("--resume") :][:2] == ["--resume", S1]
+    assert "--fork-session" in forked.argv
+    # no step for a call that raised: the chain keeps the sessions that exist, resume() still targets S1
+    assert [s.session_id for s in tracker.session_chain] == [S1]
+    assert tracker.current_session_id == S1
+
+
+def test_a_check_error_result_is_in_history_as_raised_with_its_result(
+    no_bin_env: Path, tmp_path: Path
+) -> None:
+    replay = Replay(_outcome(_sample("result_error_500_no_retries.json"), returncode=1))
+    ex = _executor(tmp_path, interceptor=replay, check=True)
+    with pytest.raises(ClaudeResultError) as info:
+        ex.run("hello")
+    (record,) = ex.failures
+    assert (record.raised, record.error_type, record.ok) == (True, "ClaudeResultError", False)
+    assert record.result is info.value.result
+    assert record.exception is info.value
+    assert record.session_id is not None
+    ok = _executor(tmp_path, interceptor=replay)
+    ok.run("hello")  # returned, not raised: in history, not in failures
+    assert [r.raised for r in ok.history] == [False]
+    assert ok.failures == []
+
+
+TRACEBACK_TEST = """
+from pytest_claude_sessions.executor import ClaudeExecutor
+
+
+def test_without_a_cli(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    executor = ClaudeExecutor(cwd=tmp_path, config_dir=tmp_path / "cfg")
+    executor.run("hello from the user's test")
+"""
+
+
+def test_a_not_found_traceback_shows_the_users_call_not_the_library(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=TRACEBACK_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            '>*executor.run("hello from the user\'s test")',
+            "E*pytest_claude_sessions.errors.ClaudeNotFoundError: the claude CLI was not found. Searched:",
+            "test_user.py:8: ClaudeNotFoundError",  # the user's line is the last frame shown
+        ]
+    )
+    assert "in search path" not in text  # the executor got no search paths
+    for internal in ("locate.py", "executor.py", "raise ClaudeNotFoundError", "find_claude_bin(", "_spawn"):
+        assert internal not in text, internal
 
 
 # --------------------------------------------------------------------------- parsing real outputs via replay

@@ -497,10 +497,10 @@ def test_stop_cuts_a_delay_short() -> None:
     [
         lambda: Stall(seconds=-1),
         lambda: Delay(-0.5, "x"),
-        lambda: Delay(1, 42),
+        lambda: Delay(1, 42),  # type: ignore[arg-type]
         lambda: ToolUse("", {}),
-        lambda: ToolUse("Read", ["not", "a", "mapping"]),
-        lambda: Text(None),
+        lambda: ToolUse("Read", ["not", "a", "mapping"]),  # type: ignore[arg-type]
+        lambda: Text(None),  # type: ignore[arg-type]
     ],
 )
 def test_invalid_reply_parameters_are_refused(make: Any) -> None:
