@@ -203,8 +203,18 @@ def test_missing_and_invalid_sessions_raise_with_the_clis_stderr(
     with pytest.raises(ClaudeProcessError, match="is not a UUID and does not match any session title"):
         ex.run("hi", resume="not-a-session")
     assert api_stub.message_requests == []
-    assert [h.ok for h in ex.history] == [False, False]
-    assert ex.history[0].parent_session_id == missing
+    # both calls are in the history a report reads, with what was asked and why it failed
+    assert ex.failures == ex.history
+    unknown, by_title = ex.history
+    assert (unknown.ok, unknown.raised, unknown.error_type) == (False, True, "ClaudeProcessError")
+    assert (unknown.kind, unknown.session_id, unknown.parent_session_id) == ("resume", missing, missing)
+    assert unknown.prompt == "hi"
+    assert unknown.argv[unknown.argv.index("--resume") + 1] == missing
+    assert "No conversation found" in unknown.stderr
+    assert unknown.error is not None
+    assert unknown.error.startswith("ClaudeProcessError: the claude CLI exited with code 1")
+    assert 0 < unknown.elapsed < 60
+    assert (by_title.session_id, by_title.parent_session_id) == (None, "not-a-session")  # not an id
 
 
 @pytest.mark.parametrize(
@@ -280,7 +290,65 @@ def test_a_stall_past_the_timeout_kills_the_whole_process_group(
     assert _gone(marker)
     assert '"subtype":"init"' in info.value.stdout  # partial output is kept
     assert info.value.returncode is None
-    assert ex.history[-1].ok is False
+    (record,) = ex.failures
+    assert (record.ok, record.raised, record.error_type, record.kind) == (
+        False,
+        True,
+        "ClaudeTimeoutError",
+        "new",
+    )
+    assert record.session_id is not None  # announced by the partial stream's init event
+    assert f'"session_id":"{record.session_id}"' in info.value.stdout
+    assert api_stub.message_requests[-1].session_id == record.session_id
+    assert 4 <= record.elapsed < 4 + 2.5
+
+
+def test_a_resume_that_times_out_is_a_failure_of_that_session_and_the_chain_goes_on(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
+) -> None:
+    tracker = SessionTracker("agent-stall", tmp_path / "sessions")
+    ex = _make(tmp_path, claude_bin, api_stub, tracker=tracker, timeout=30)
+    first = ex.run("my name is Ada")
+    api_stub.enqueue(Stall())
+    with pytest.raises(ClaudeTimeoutError, match="did not finish within 3s"):
+        ex.resume("what is my name?", timeout=3)
+    (record,) = ex.failures
+    assert (record.kind, record.session_id) == ("resume", first.session_id)
+    assert record.parent_session_id == first.session_id
+    assert record.error_type == "ClaudeTimeoutError"
+    assert record.prompt == "what is my name?"
+    assert [r.raised for r in ex.history] == [False, True]
+    # no step for the call that raised: resume() still continues the session that exists
+    assert [s.session_id for s in tracker.session_chain] == [first.session_id]
+    again = ex.resume("what is my name?")
+    assert again.ok
+    assert again.session_id == first.session_id
+    assert again.result is not None and "Ada" in again.result
+    assert [s.kind for s in tracker.session_chain] == ["new", "resume"]
+
+
+@pytest.mark.parametrize("local", ["node_modules/.bin", ".claude-cli/node_modules/.bin"])
+def test_search_paths_find_the_real_cli_in_a_projects_local_install(
+    tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, monkeypatch: pytest.MonkeyPatch, local: str
+) -> None:
+    # The test runs in a temporary cwd; the CLI sits in the project, found only through search_paths.
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    monkeypatch.setenv("PATH", os.pathsep.join(d for d in dirs if d and not (Path(d) / "claude").exists()))
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    linked = project / local / "claude"
+    linked.parent.mkdir(parents=True)
+    linked.symlink_to(claude_bin)
+    ex = ClaudeExecutor(
+        cwd=tmp_path, config_dir=tmp_path / "cfg", env=api_stub.env(), timeout=60,
+        search_paths=[project / "tests"],
+    )  # fmt: skip
+    assert ex.claude_bin == linked
+    result = ex.run("hello")
+    assert result.ok
+    assert result.cli_version == "2.1.330"
+    assert result.argv[0] == str(linked)
 
 
 def test_sigint_exits_0_but_the_call_is_never_a_success(
@@ -313,7 +381,8 @@ def test_sigint_exits_0_but_the_call_is_never_a_success(
         assert "exited 0 but printed nothing" in str(info.value)
         assert (info.value.returncode, info.value.stdout) == (0, "")
     else:
-        result = info.value.result
+        assert isinstance(info.value, ClaudeResultError)
+        result: Any = info.value.result
         assert (result.returncode, result.is_error, result.ok) == (0, True, False)
         assert result.terminal_reason == "aborted_streaming"
     assert ex.history[-1].ok is False
@@ -389,7 +458,7 @@ def test_arun_runs_calls_concurrently_without_blocking_the_loop(
         await asyncio.sleep(0)
         seen.append(event.type)
 
-    async def main() -> list[Any]:
+    async def main() -> tuple[Any, ...]:
         stop = asyncio.Event()
 
         async def ticker() -> None:
