@@ -36,6 +36,7 @@ MANAGED_OPTIONS = {
 
 def check_text(value: object, name: str, *, allow_dash: bool = True, allow_empty: bool = True) -> str:
     """``value`` if it can travel as one command-line argument, else a usage error naming ``name``."""
+    __tracebackhide__ = True
     if not isinstance(value, str):
         raise ExecutorUsageError(f"{name} must be a string, got {type(value).__name__}")
     if "\x00" in value:
@@ -49,6 +50,7 @@ def check_text(value: object, name: str, *, allow_dash: bool = True, allow_empty
 
 def check_timeout(value: object, name: str = "timeout") -> float:
     """A positive, finite number of seconds."""
+    __tracebackhide__ = True
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -61,6 +63,7 @@ def check_timeout(value: object, name: str = "timeout") -> float:
 
 def check_extra(extra: Sequence[str]) -> tuple[str, ...]:
     """Extra CLI arguments, refusing ``--`` and the options the executor manages itself."""
+    __tracebackhide__ = True
     if isinstance(extra, str):
         raise ExecutorUsageError(f"extra_args must be a sequence of arguments, not the string {extra!r}")
     out = []
@@ -78,6 +81,7 @@ def check_extra(extra: Sequence[str]) -> tuple[str, ...]:
 
 
 def _tool_list(value: str | Iterable[str] | None, name: str) -> list[str]:
+    __tracebackhide__ = True
     if value is None:
         return []
     items = [value] if isinstance(value, str) else list(value)
@@ -114,6 +118,7 @@ CALL_OPTION_NAMES = frozenset(CallOptions.__annotations__)
 
 def check_option_names(options: Mapping[str, object], where: str) -> None:
     """Refuse keywords that are not call options (what an explicit signature's TypeError would say)."""
+    __tracebackhide__ = True
     unknown = sorted(set(options) - CALL_OPTION_NAMES)
     if unknown:
         raise TypeError(
@@ -136,6 +141,7 @@ def layout(binary: str, prompt: str, options: CallOptions) -> Layout:
 
     ``cwd`` and ``timeout`` are not part of the argv and are ignored here.
     """
+    __tracebackhide__ = True
     resume = options.get("resume")
     continue_ = bool(options.get("continue_", False))
     fork = bool(options.get("fork", False))

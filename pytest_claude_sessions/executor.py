@@ -212,6 +212,7 @@ async def _maybe_await(value: object) -> None:
 
 
 def _check_search_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
+    __tracebackhide__ = True
     if isinstance(paths, str | bytes | os.PathLike):
         raise ExecutorUsageError(
             f"search_paths must be a list of directories, not one path: search_paths=[{os.fspath(paths)!r}]"
@@ -281,6 +282,7 @@ class ClaudeExecutor:
         guards: Iterable[Guard] = (),
         search_paths: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
+        __tracebackhide__ = True
         self.timeout = check_timeout(timeout)
         self.search_paths = _check_search_paths(search_paths)
         self.env: dict[str, str] = {}
@@ -386,6 +388,7 @@ class ClaudeExecutor:
 
         The options are those of :meth:`run` without ``on_event`` and ``check``.
         """
+        __tracebackhide__ = True
         check_option_names(options, "build_call")
         timeout, cwd = options.get("timeout"), options.get("cwd")
         call_timeout = self.timeout if timeout is None else check_timeout(timeout)
@@ -533,6 +536,7 @@ class ClaudeExecutor:
     def _begin(
         self, prompt: str, on_event: EventCallback | None, check: bool | None, **options: Unpack[CallOptions]
     ) -> _Pending:
+        __tracebackhide__ = True
         call = self.build_call(prompt, **options)
         if on_event is None:
             dispatcher = None

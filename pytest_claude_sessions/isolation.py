@@ -39,6 +39,7 @@ def isolation_dirs(
     ``config_dir`` is never owned); if creating the others fails they are removed here and an
     ExecutorUsageError names the directories.
     """
+    __tracebackhide__ = True
     if not isolate:
         if config_dir is not None:
             config = Path(config_dir).expanduser().absolute()

@@ -455,23 +455,31 @@ def test_without_a_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
     executor = ClaudeExecutor(cwd=tmp_path, config_dir=tmp_path / "cfg")
     executor.run("hello from the user's test")
+
+
+def test_bad_argument(tmp_path):
+    executor = ClaudeExecutor(cwd=tmp_path, config_dir=tmp_path / "cfg")
+    executor.run("hi", max_turns=0)
 """
 
 
 def test_a_not_found_traceback_shows_the_users_call_not_the_library(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=TRACEBACK_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
     text = result.stdout.str()
     result.stdout.fnmatch_lines(
         [
             '>*executor.run("hello from the user\'s test")',
             "E*pytest_claude_sessions.errors.ClaudeNotFoundError: the claude CLI was not found. Searched:",
             "test_user.py:8: ClaudeNotFoundError",  # the user's line is the last frame shown
+            '>*executor.run("hi", max_turns=0)',
+            "E*pytest_claude_sessions.errors.ExecutorUsageError: max_turns must be a positive int, got 0",
+            "test_user.py:13: ExecutorUsageError",
         ]
     )
     assert "in search path" not in text  # the executor got no search paths
-    for internal in ("locate.py", "executor.py", "raise ClaudeNotFoundError", "find_claude_bin(", "_spawn"):
+    for internal in ("locate.py", "executor.py", "arguments.py", "raise ", "find_claude_bin(", "_spawn"):
         assert internal not in text, internal
 
 
