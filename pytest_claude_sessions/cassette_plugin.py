@@ -41,6 +41,7 @@ __all__ = [
     "MarkerError",
     "build_cassette",
     "cassette_path_for",
+    "lists_cassettes_only",
     "resolve_cassette_settings",
     "unused_cassettes",
 ]
@@ -73,10 +74,11 @@ class CassetteSettings:
     apply_to_all: bool = False
     cassette_dir: Path | None = None  # replaces <module dir>/cassettes; keeps <module path>/<test>.json
     redact: tuple[str, ...] = ()
-    slim: bool = False
+    slim: bool = True
     list_unused: bool = False
     prune_unused: bool = False
     record_args: tuple[str, ...] = ()
+    all_from_cli: bool = False  # --claude-cassettes given (then it is in record_args already)
 
     @property
     def mode_forced(self) -> bool:
@@ -148,13 +150,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "claude_cassette_slim",
-        "Record slim transcripts (no wire-debugging records, long attachment fields elided)",
+        "Record slim transcripts (no wire-debugging records, long attachment fields elided); default true, "
+        "false records every transcript record whole",
         type="bool",
-        default=False,
+        default=True,
     )
 
 
 def _ini_where(config: pytest.Config, name: str) -> str:
+    """Where ini value ``name`` came from: ``-o name=...`` on the command line, or the ini file."""
+    overrides = getattr(config.option, "override_ini", None) or []
+    if any(str(item).split("=", 1)[0].strip() == name for item in overrides):
+        return f"-o {name} (command line)"
     return f"ini {name}" + (f" ({config.inipath})" if config.inipath is not None else "")
 
 
@@ -212,8 +219,8 @@ def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
     raw_dir = cli_dir or environ.get(DIR_ENV, "").strip()
     if raw_dir:
         directory = (config.invocation_params.dir / str(raw_dir)).resolve()
-        if cli_dir:
-            record_args.append(f"--claude-cassette-dir={cli_dir}")
+        # from the env, the absolute dir: an inline ``VAR=... pytest`` does not reach a pasted command
+        record_args.append(f"--claude-cassette-dir={cli_dir or directory}")
     elif str(config.getini("claude_cassette_dir")).strip():
         base = config.inipath.parent if config.inipath is not None else config.rootpath
         directory = (base / str(config.getini("claude_cassette_dir")).strip()).resolve()
@@ -223,6 +230,13 @@ def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
     if getattr(config.option, "rootdir", None):
         record_args.append(f"--rootdir={config.option.rootdir}")
     redact = tuple(str(p) for p in config.getini("claude_cassette_redact"))
+    try:  # compiled once here: a bad pattern is a start-up error, not an error in every test
+        Redactor(redact)
+    except ValueError as exc:
+        raise pytest.UsageError(
+            f"invalid {_ini_where(config, 'claude_cassette_redact')}: {exc} (one regex per line)"
+        ) from None
+    cli_all = bool(config.getoption("claude_cassettes", None))
     return CassetteSettings(
         mode=mode,
         mode_source=source,
@@ -233,6 +247,7 @@ def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
         list_unused=bool(config.getoption("claude_cassettes_unused", False)),
         prune_unused=bool(config.getoption("claude_prune_cassettes", False)),
         record_args=tuple(record_args),
+        all_from_cli=cli_all,
     )
 
 
@@ -269,6 +284,12 @@ def _marker_kwargs(item: pytest.Item) -> dict[str, Any] | None:
             f"valid: {', '.join(sorted(MARKER_KWARGS))}"
         )
     return dict(marker.kwargs)
+
+
+def _opted_in(item: pytest.Item) -> bool:
+    """Marked ``claude_cassette`` or asking for the fixture: a cassette whatever the switch says."""
+    names = getattr(item, "fixturenames", ())
+    return "claude_cassette" in names or item.get_closest_marker("claude_cassette") is not None
 
 
 def uses_cassette(item: pytest.Item, settings: CassetteSettings) -> bool:
@@ -359,6 +380,10 @@ def record_command(item: pytest.Item, settings: CassetteSettings | None = None) 
     file_part, sep, rest = item.nodeid.partition("::")
     target = os.path.relpath(item.config.rootpath / file_part, item.config.invocation_params.dir)
     extra = [shlex.quote(arg) for arg in settings.record_args] if settings is not None else []
+    if settings is not None and settings.apply_to_all and not settings.all_from_cli and not _opted_in(item):
+        # the test uses a cassette only through the switch: from env/ini it may not reach a pasted command
+        # (``PYTEST_CLAUDE_CASSETTES=1 pytest ...`` typed inline, another checkout's ini)
+        extra.insert(0, "--claude-cassettes")
     return " ".join(["pytest", shlex.quote(target + sep + rest), *extra])
 
 
@@ -367,7 +392,13 @@ def record_command(item: pytest.Item, settings: CassetteSettings | None = None) 
 
 @pytest.fixture
 def claude_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteInterceptor]:
-    """This test's cassette (a ``CassetteInterceptor``): saved at teardown unless the test failed."""
+    """This test's cassette (a ``CassetteInterceptor``): saved at teardown unless the test failed.
+
+    Under replay no call reaches the CLI, so ``claude_api_stub`` (still started: a call that records
+    needs it) sees no request. ``claude_cassette.replaying`` says whether every call of this test
+    replays; guard assertions on stub traffic with it, or use each result's ``replayed``.
+    """
+    __tracebackhide__ = True
     item = request.node
     try:
         interceptor = build_cassette(item, request.config.stash[_SETTINGS])
@@ -407,6 +438,11 @@ def section_text(report: CassetteReport, *, mode_source: str | None = None) -> s
     ]
     if report.unused:
         lines.append(f"unused recorded interactions: #{', #'.join(map(str, report.unused))}")
+    if report.superseded:
+        lines.append(
+            f"superseded (re-recorded at the same position, dropped{' on save' if report.saved else ''}): "
+            f"#{', #'.join(map(str, report.superseded))}"
+        )
     return "\n".join(lines)
 
 
@@ -565,6 +601,15 @@ def unused_cassettes(items: list[pytest.Item], settings: CassetteSettings) -> li
             if sub.is_dir() and module_gone:
                 roots.add(sub)  # the test module was deleted or renamed
     return find_unused_cassettes(used, roots)
+
+
+def lists_cassettes_only(config: pytest.Config) -> bool:
+    """Whether this run only lists or prunes cassettes (``--claude-cassettes-unused``/``--claude-prune-
+    cassettes``): it runs no test, so the plugin should create no run directory and prune no old runs."""
+    return bool(
+        config.getoption("claude_cassettes_unused", False)
+        or config.getoption("claude_prune_cassettes", False)
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from .models import CliCall
 from .redact import Redactor, marker
-from .transcripts import project_dir_name
+from .transcripts import encode_project_path
 
-__all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber"]
+__all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths", "placeholder_values"]
 
 # Environment variables whose values are secrets whatever they look like: replaced literally.
 SECRET_ENV_VARS: tuple[str, ...] = (
@@ -34,6 +34,7 @@ _MIN_SECRET = 6  # shorter values would mangle ordinary text
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
 _TOKEN_RE = re.compile(r"\{\{PCS_[A-Z0-9_]+\}\}")
+_PATH_CHARS = frozenset({"/", "-", os.sep})  # a path, realpath or slug holds at least one
 
 
 def token(name: str) -> str:
@@ -64,12 +65,66 @@ class CassetteScrubber:
         """A scrubber bound to the secrets and paths of ``call``.
 
         ``cwds``: every working directory the test's calls used so far, in first-use order (a resume from
-        another cwd appends to the first cwd's project dir, which must become a placeholder too).
+        another cwd appends to the first cwd's project dir, which must become a placeholder too). The
+        realpath and project-dir forms are computed on first need (a replay rarely needs a realpath).
         """
-        complete = placeholder_values(call, complete=True, cwds=cwds)
-        # for scrubbing, a realpath equal to the raw path adds nothing (the raw placeholder wins)
-        paths = {k: v for k, v in complete.items() if not (k.endswith("_REAL") and complete[k[:-5]] == v)}
-        return CallScrubber(self, _secrets(call.env, self.secrets), paths, complete)
+        return CallScrubber(self, _secrets(call.env, self.secrets), PlaceholderPaths.of(call, cwds))
+
+
+class PlaceholderPaths:
+    """Placeholder name → the path it stands for in one call; each form computed once, on first use.
+
+    Names: ``CONFIG_DIR``, ``CWD`` (``CWD_2``, …), ``TMPDIR``, ``XDG_RUNTIME_DIR``, ``HOME``, each also as
+    ``<NAME>_REAL`` (its realpath: lstat calls) and ``<NAME>_PROJECT`` (the CLI's slug of the realpath).
+    """
+
+    def __init__(self, raw: Mapping[str, str]) -> None:
+        self._raw = dict(raw)
+        self._cache: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, call: CliCall, cwds: Sequence[str | os.PathLike[str]] = ()) -> PlaceholderPaths:
+        """The raw paths of ``call``; ``cwds`` as in :meth:`CassetteScrubber.for_call`."""
+        sources: list[tuple[str, str | None]] = [("CONFIG_DIR", str(call.config_dir))]
+        for index, cwd in enumerate([os.fspath(c) for c in cwds] or [str(call.cwd)]):
+            sources.append(("CWD" if index == 0 else f"CWD_{index + 1}", cwd))
+        for name in ("TMPDIR", "XDG_RUNTIME_DIR", "HOME"):
+            sources.append((name, call.env.get(name) or (os.environ.get(name) if name == "HOME" else None)))
+        return cls({name: raw.rstrip("/") or raw for name, raw in sources if raw})
+
+    def get(self, name: str) -> str | None:
+        """The path placeholder ``name`` stands for, ``None`` for a name this call has no path for."""
+        value = self._cache.get(name)
+        if value is not None:
+            return value
+        base, _, form = name.rpartition("_")
+        if name in self._raw:
+            value = self._raw[name]
+        elif form == "REAL" and base in self._raw:
+            value = os.path.realpath(self._raw[base])
+        elif form == "PROJECT" and base in self._raw:
+            real = self.get(base + "_REAL")
+            assert real is not None
+            value = encode_project_path(real)
+        else:
+            return None
+        self._cache[name] = value
+        return value
+
+    def complete(self) -> dict[str, str]:
+        """Every form of every path (a replay fills ``{{PCS_CWD_REAL}}`` even where it equals the raw)."""
+        out: dict[str, str] = {}
+        for base in self._raw:
+            for name in (base, base + "_REAL", base + "_PROJECT"):
+                value = self.get(name)
+                assert value is not None
+                out[name] = value
+        return out
+
+    def scrubbing(self) -> dict[str, str]:
+        """The forms to scrub: a realpath equal to its raw path adds nothing (the raw placeholder wins)."""
+        complete = self.complete()
+        return {k: v for k, v in complete.items() if not (k.endswith("_REAL") and complete[k[:-5]] == v)}
 
 
 def placeholder_values(
@@ -81,55 +136,58 @@ def placeholder_values(
     uses ``{{PCS_CWD_REAL}}`` and the replay must fill it in). ``cwds``: the test's working directories in
     first-use order: ``CWD``, ``CWD_2``, … (default: just the call's).
     """
-    values: dict[str, str] = {}
-    sources: list[tuple[str, str | None]] = [("CONFIG_DIR", str(call.config_dir))]
-    for index, cwd in enumerate([os.fspath(c) for c in cwds] or [str(call.cwd)]):
-        sources.append(("CWD" if index == 0 else f"CWD_{index + 1}", cwd))
-    for name in ("TMPDIR", "XDG_RUNTIME_DIR", "HOME"):
-        sources.append((name, call.env.get(name) or (os.environ.get(name) if name == "HOME" else None)))
-    for name, raw in sources:
-        if not raw:
-            continue
-        raw = raw.rstrip("/") or raw
-        values[name] = raw
-        real = os.path.realpath(raw)
-        if complete or real != raw:
-            values[name + "_REAL"] = real
-        values[name + "_PROJECT"] = project_dir_name(raw)
-    return values
+    paths = PlaceholderPaths.of(call, cwds)
+    return paths.complete() if complete else paths.scrubbing()
 
 
 class CallScrubber:
     """Scrubs (on record) and restores (on replay) the strings of one call."""
 
-    def __init__(
-        self, base: CassetteScrubber, secrets: list[str], paths: dict[str, str], restore_paths: dict[str, str]
-    ) -> None:
+    def __init__(self, base: CassetteScrubber, secrets: list[str], paths: PlaceholderPaths) -> None:
         self._redactor = base.redactor
         self._secrets = sorted(set(secrets), key=len, reverse=True)
-        self.paths = paths
-        self.restore_paths = restore_paths
-        pairs = [
-            (value, token(name))
-            for name, value in paths.items()
-            if len(value) >= (_MIN_SLUG if name.endswith("_PROJECT") else _MIN_PATH)
-        ]
-        pairs.sort(key=lambda pair: len(pair[0]), reverse=True)  # the longest path wins at a position
-        self._to_token = dict(pairs)
-        self._path_re: re.Pattern[str] | None = None  # compiled on first need: most strings hold no path
+        self._placeholders = paths
+        self._to_token: dict[str, str] | None = None  # built on first need: most strings hold no path
+        self._path_re: re.Pattern[str] | None = None
+        self._restore_json: dict[str, str] = {}
+
+    @property
+    def paths(self) -> dict[str, str]:
+        """Placeholder name → path, the forms scrubbed on record."""
+        return self._placeholders.scrubbing()
+
+    @property
+    def restore_paths(self) -> dict[str, str]:
+        """Placeholder name → path, every form a replay can fill in."""
+        return self._placeholders.complete()
 
     # ---------------------------------------------------------------- record
+    def _tokens(self) -> dict[str, str]:
+        if self._to_token is None:
+            pairs = [
+                (value, token(name))
+                for name, value in self.paths.items()
+                if len(value) >= (_MIN_SLUG if name.endswith("_PROJECT") else _MIN_PATH)
+            ]
+            pairs.sort(key=lambda pair: len(pair[0]), reverse=True)  # the longest path wins at a position
+            self._to_token = dict(pairs)
+        return self._to_token
+
     def scrub_text(self, text: str) -> str:
         """Secrets masked, then machine paths replaced by placeholders."""
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, marker("secret-env"))
         text = self._redactor.redact(text)
-        if any(value in text for value in self._to_token):
+        # every path form holds a separator, or starts with "-" (a slug): skip the rest for plain text
+        if not any(ch in text for ch in _PATH_CHARS):
+            return text
+        to_token = self._tokens()
+        if any(value in text for value in to_token):
             if self._path_re is None:
-                alternatives = "|".join(re.escape(v) for v in self._to_token)  # longest first
+                alternatives = "|".join(re.escape(v) for v in to_token)  # longest first
                 self._path_re = re.compile(f"(?:{alternatives})(?![A-Za-z0-9_])")
-            text = self._path_re.sub(lambda m: self._to_token[m.group(0)], text)
+            text = self._path_re.sub(lambda m: to_token[m.group(0)], text)
         return text
 
     def scrub(self, obj: Any) -> Any:
@@ -155,14 +213,21 @@ class CallScrubber:
         """A function that puts this call's paths back into recorded text.
 
         ``json_text``: the text is JSON, so each path is inserted JSON-escaped (a quote or backslash in a
-        path must not break the record).
+        path must not break the record). Only the placeholders present are resolved (realpath is costly).
         """
-        values = {token(name): value for name, value in self.restore_paths.items()}
-        if json_text:
-            values = {key: json.dumps(value, ensure_ascii=False)[1:-1] for key, value in values.items()}
+        paths = self._placeholders
+        escaped = self._restore_json
 
         def one(match: re.Match[str]) -> str:
-            return values.get(match.group(0), match.group(0))  # a placeholder we cannot fill stays visible
+            text = match.group(0)
+            value = paths.get(text[6:-2])
+            if value is None:
+                return text  # a placeholder we cannot fill stays visible
+            if not json_text:
+                return value
+            if text not in escaped:
+                escaped[text] = json.dumps(value, ensure_ascii=False)[1:-1]
+            return escaped[text]
 
         def restore(text: str) -> str:
             return _TOKEN_RE.sub(one, text) if "{{PCS_" in text else text

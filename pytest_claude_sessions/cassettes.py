@@ -10,12 +10,25 @@ Modes: ``none`` (replay only; the default), ``once`` (record when the test has n
 that recorded something replaces the cassette) and ``rewrite`` (record from scratch: a passing run replaces
 the cassette with what it recorded, or removes it when the test made no call). The old cassette stays on disk
 until a passing run saves the new one: a failing or skipped test never loses it.
+
+``new_episodes`` heals a cassette after a change: a recorded interaction that this run did not replay, at
+the position where the run recorded a new call (the prompt or a flag changed), is *superseded*: it is
+dropped on save and never counts as unused. Recorded interactions the test no longer reaches still do.
+With ``allow_unused`` (a cassette shared by tests) new_episodes only adds and drops nothing.
+
+Cassettes are slim by default (``slim=True``): the CLI's wire-debugging records are dropped and long
+attachment fields (its system prompt and tool list) elided from recorded transcripts - ~5x smaller files,
+the chain, every prompt and answer intact. ``slim=False`` keeps every record byte for byte.
+
+Under replay nothing reaches the CLI or the API: a stub the test started gets no request.
+:attr:`CassetteInterceptor.replaying` (and each result's ``replayed``) tells a test which case it is in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 import uuid
@@ -34,7 +47,7 @@ from .cassette_files import (
     dump_cassette,
     load_cassette_data,
 )
-from .cassette_scrub import CallScrubber, CassetteScrubber
+from .cassette_scrub import SECRET_ENV_VARS, CallScrubber, CassetteScrubber
 from .errors import (
     CassetteError,
     CassetteMismatchError,
@@ -102,6 +115,7 @@ class CassetteReport:
     saved: bool = False
     not_saved_reason: str | None = None
     unused: list[int] = field(default_factory=list)  # 1-based positions of recorded interactions never used
+    superseded: list[int] = field(default_factory=list)  # new_episodes: replaced by a re-recorded call
     removed: bool = False  # rewrite: a passing test made no call, so its old cassette was deleted
     cli_version: str | None = None
     recorded_at: str | None = None
@@ -117,6 +131,7 @@ class CassetteReport:
             "saved": self.saved,
             "not_saved_reason": self.not_saved_reason,
             "unused": list(self.unused),
+            "superseded": list(self.superseded),
             "removed": self.removed,
             "cli_version": self.cli_version,
             "recorded_at": self.recorded_at,
@@ -137,9 +152,10 @@ class CassetteInterceptor:
 
     ``record_command``: the shell command that re-runs this test (e.g. ``pytest 'tests/t.py::test_x'``);
     error messages append the ``--claude-record-mode`` that fixes them. ``redact_patterns`` add regexes
-    whose matches never reach the file; ``scrubber`` replaces the whole redaction set-up. ``slim`` drops
-    the CLI's wire-debugging records and elides long texts in attachments (its system prompt and tool
-    list) from recorded transcripts: ~5x smaller cassettes, the chain and every prompt/answer intact.
+    whose matches never reach the file; ``scrubber`` replaces the whole redaction set-up. ``slim`` (the
+    default) drops the CLI's wire-debugging records and elides long texts in attachments (its system prompt
+    and tool list) from recorded transcripts: ~5x smaller cassettes, the chain and every prompt/answer
+    intact; ``slim=False`` records every transcript record whole (a test that reads those records).
     Use it for one test: create, pass to ``ClaudeExecutor(interceptor=...)``, then call :meth:`finish`.
     """
 
@@ -157,7 +173,7 @@ class CassetteInterceptor:
         scrubber: CassetteScrubber | None = None,
         lock_timeout: float = 60.0,
         fsync: bool = True,
-        slim: bool = False,
+        slim: bool = True,
     ) -> None:
         self.path = Path(path)
         self.mode: RecordMode = parse_record_mode(mode)
@@ -182,6 +198,7 @@ class CassetteInterceptor:
         self._to_recorded: dict[str, str] = {}
         self._finished: CassetteReport | None = None
         self._version_warned = False
+        self._scrubbers: dict[tuple[Any, ...], CallScrubber] = {}
         if self.mode == "rewrite":
             # Nothing is replayed, and the old file stays until a passing run saves the new one; a file
             # that cannot be read is what rewrite is for, so it is not an error here.
@@ -207,6 +224,7 @@ class CassetteInterceptor:
 
     def intercept(self, call: CliCall, proceed: Callable[[CliCall], CliOutcome]) -> CliOutcome:
         """Answer ``call`` from the cassette, or run it (``proceed``) and record it."""
+        __tracebackhide__ = True  # a mismatch is the test's failure: show its message, not this module
         plan = self._plan(call)
         if plan.replay_index is not None:
             return self._replay(call, plan)
@@ -220,6 +238,7 @@ class CassetteInterceptor:
         self, call: CliCall, proceed: Callable[[CliCall], Awaitable[CliOutcome]]
     ) -> CliOutcome:
         """:meth:`intercept` for ``arun``."""
+        __tracebackhide__ = True
         plan = self._plan(call)
         if plan.replay_index is not None:
             return self._replay(call, plan)
@@ -236,13 +255,29 @@ class CassetteInterceptor:
         """Whether calls that find no recorded match go to the CLI (and get recorded)."""
         return self.mode in ("all", "rewrite", "new_episodes") or (self.mode == "once" and not self.existed)
 
+    @property
+    def replaying(self) -> bool:
+        """Whether every call of this test is answered from the cassette (mode ``none``, or ``once`` with a
+        cassette on disk): then no call reaches the CLI, and a ``claude_api_stub`` gets no request.
+
+        Guard assertions on stub traffic with it (``if not claude_cassette.replaying: ...``); under
+        ``new_episodes`` some calls may replay and others run: check each result's ``replayed`` instead.
+        """
+        return not self.records
+
+    @property
+    def replayed_calls(self) -> int:
+        """How many calls were answered from the cassette so far."""
+        return self._replayed
+
     def _plan(self, call: CliCall) -> _Plan:
+        __tracebackhide__ = True
         with self._lock:
             cwd = str(call.cwd)
             if cwd not in self._cwds:
                 self._cwds.append(cwd)
             cwds = list(self._cwds)
-        scrubber = self.scrubber.for_call(call, cwds)
+        scrubber = self._call_scrubber(call, cwds)
         request = scrubber.scrub(normalize_request(call))
         with self._lock:
             self._calls += 1
@@ -271,6 +306,21 @@ class CassetteInterceptor:
             error = self._no_match(plan, diffs)
             self._errors.append(error)
         raise error
+
+    def _call_scrubber(self, call: CliCall, cwds: list[str]) -> CallScrubber:
+        """The call's scrubber, shared by the test's calls with the same paths and secrets (its realpath
+        and slug forms are then computed once per cassette, not per call)."""
+        key = (
+            str(call.config_dir),
+            tuple(cwds),
+            tuple(sorted(call.env.items())),
+            tuple(os.environ.get(name) for name in ("HOME", *SECRET_ENV_VARS)),
+        )
+        with self._lock:
+            scrubber = self._scrubbers.get(key)
+            if scrubber is None:
+                scrubber = self._scrubbers[key] = self.scrubber.for_call(call, cwds)
+        return scrubber
 
     def _no_match(self, plan: _Plan, diffs: list[tuple[int, list[str]]]) -> CassetteError:
         request_text = json.dumps(plan.request, indent=2, sort_keys=True, ensure_ascii=False)
@@ -304,11 +354,13 @@ class CassetteInterceptor:
     def _command(self, mode: str) -> str:
         if self.record_command:
             return f"{self.record_command} --claude-record-mode={mode}"
-        return f"record mode {mode!r} (e.g. PYTEST_CLAUDE_RECORD_MODE={mode})"
+        # outside the plugin (use_cassette, a hand-built interceptor) only the mode argument counts
+        return f"mode={mode!r} (CassetteInterceptor(..., mode={mode!r}) or use_cassette(..., mode={mode!r}))"
 
     # ----------------------------------------------------------------- replaying
 
     def _replay(self, call: CliCall, plan: _Plan) -> CliOutcome:
+        __tracebackhide__ = True
         started = time.perf_counter()
         assert plan.replay_index is not None
         interaction = self.interactions[plan.replay_index]
@@ -418,10 +470,28 @@ class CassetteInterceptor:
     # ----------------------------------------------------------------- the end of the test
 
     def unused(self) -> list[int]:
-        """1-based positions of recorded interactions this test did not replay (when it replays at all)."""
+        """1-based positions of recorded interactions this test did not replay (when it replays at all);
+        superseded ones (:meth:`superseded`) are not unused: the save drops them."""
         if self.mode in ("all", "rewrite") or (self.mode == "once" and not self.existed):
             return []
-        return [i + 1 for i in range(len(self.interactions)) if i not in self._used]
+        gone = set(self.superseded())
+        return [i + 1 for i in range(len(self.interactions)) if i not in self._used and i + 1 not in gone]
+
+    def superseded(self) -> list[int]:
+        """``new_episodes``: 1-based positions of recorded interactions replaced by this run's recordings.
+
+        The recorded interaction at position *n* that this run did not replay is superseded when the run's
+        call *n* found no match and was recorded anew (its prompt or flags changed): VCR users expect
+        new_episodes to heal such a cassette, not to leave the stale interaction failing every later run.
+        With ``allow_unused`` nothing is superseded: unused interactions are then allowed (a cassette
+        shared by several tests or processes), so new_episodes only ever adds.
+        """
+        if self.mode != "new_episodes" or self.allow_unused:
+            return []
+        with self._lock:
+            positions = {int(entry.get("position", 0)) for entry in self._new}
+            used = set(self._used)
+        return [i + 1 for i in range(len(self.interactions)) if i not in used and i + 1 in positions]
 
     def finish(self, *, failed: bool = False, check: bool = True, skipped: bool = False) -> CassetteReport:
         """Save what was recorded (unless the test ``failed`` or was ``skipped``), then check.
@@ -432,9 +502,15 @@ class CassetteInterceptor:
         swallowed, then :class:`CassetteUnusedError` for recorded interactions left unused (unless
         ``allow_unused``). Calling it again returns the same report without saving twice.
         """
+        __tracebackhide__ = True
         if self._finished is None:
             report = CassetteReport(
-                self.path, self.mode, replayed=self._replayed, recorded=len(self._new), unused=self.unused()
+                self.path,
+                self.mode,
+                replayed=self._replayed,
+                recorded=len(self._new),
+                unused=self.unused(),
+                superseded=self.superseded(),
             )
             if skipped:
                 report.not_saved_reason = "the test was skipped" + (
@@ -501,6 +577,7 @@ class CassetteInterceptor:
 
     def save(self) -> bool:
         """Write the recorded interactions (merged per mode, under the file lock); ``False``: kept theirs."""
+        superseded = {interaction_id(self.interactions[n - 1]) for n in self.superseded()}
         with self._lock:
             new = sorted(self._new, key=lambda i: int(i.get("position", 0)))  # call order, not finish order
             # this run's calls in order: replayed interactions and new recordings interleaved
@@ -516,7 +593,7 @@ class CassetteInterceptor:
                 # replay finds it there); interactions this run did not use, or that a concurrent run
                 # appended, follow in their existing order.
                 ordered = [i for _, i in sequence]
-                taken = {interaction_id(i) for i in ordered}
+                taken = {interaction_id(i) for i in ordered} | superseded
                 interactions = [
                     *ordered,
                     *(i for i in current["interactions"] if interaction_id(i) not in taken),
@@ -558,11 +635,19 @@ class CassetteInterceptor:
 
 @contextlib.contextmanager
 def use_cassette(path: str | Path, **kwargs: Any) -> Iterator[CassetteInterceptor]:
-    """A cassette for a block of code: saved and checked at the end, not saved if the block raised."""
+    """A cassette for a block of code: saved and checked at the end, not saved if the block raised.
+
+    An exception from the block propagates unchanged, exactly once (a failure to finish the cassette
+    then is added to it as a note, never raised in its place). The ``PYTEST_CLAUDE_RECORD_MODE``
+    variable and the plugin's options do not apply here: pass ``mode=``.
+    """
     cassette = CassetteInterceptor(path, **kwargs)
     try:
         yield cassette
-    except BaseException:
-        cassette.finish(failed=True, check=False)
+    except BaseException as exc:
+        try:
+            cassette.finish(failed=True, check=False)
+        except Exception as finish_exc:  # e.g. a lock timeout: must not mask what the block raised
+            exc.add_note(f"(and finishing cassette {cassette.path} failed: {finish_exc!r})")
         raise
     cassette.finish()

@@ -102,13 +102,14 @@ def apply_chunks(config_dir: Path, texts: list[tuple[str, ChunkMode, str]]) -> l
     return touched
 
 
+# One encoder for every record (json.dumps with arguments builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def render_lines(lines: list[Any]) -> str:
     """The JSONL text of recorded lines, compact like the CLI writes it."""
-    out = [
-        line if isinstance(line, str) else json.dumps(line, ensure_ascii=False, separators=(",", ":"))
-        for line in lines
-    ]
-    return "".join(item + "\n" for item in out)
+    encode = _ENCODE
+    return "".join((line if isinstance(line, str) else encode(line)) + "\n" for line in lines)
 
 
 def safe_relative(rel: str) -> Path:

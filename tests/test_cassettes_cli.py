@@ -39,7 +39,7 @@ class Recording:
     cassette: Path
     results: list[ClaudeResult]
     events: list[str]  # event types on_event saw live
-    slim: Path  # the same calls recorded with slim=True
+    slim: Path  # the same calls recorded with the default (slim) cassette
 
 
 class _Both:
@@ -72,8 +72,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory, claude_bin: Path) -> Rec
     events: list[str] = []
     slim_path = root / "cassettes" / "chain-slim.json"
     with MessagesStub() as stub:
-        cassette = CassetteInterceptor(path, mode="once", node_id="tests/x.py::test_chain")
-        slim = CassetteInterceptor(slim_path, mode="once", slim=True)
+        cassette = CassetteInterceptor(path, mode="once", node_id="tests/x.py::test_chain", slim=False)
+        slim = CassetteInterceptor(slim_path, mode="once")  # slim is the default
         ex = _live(claude_bin, stub, root / "work", _Both(slim, cassette))
         r1 = ex.run("my name is Alice")
         r2 = ex.run("what is my name?", resume=r1.session_id)
@@ -510,7 +510,7 @@ def test_concurrent_calls_record_only_their_own_transcripts(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
 ) -> None:
     path = tmp_path / "c.json"
-    cassette = CassetteInterceptor(path, mode="once")
+    cassette = CassetteInterceptor(path, mode="once", slim=False)  # every record: line counts compared
     ex = _live(claude_bin, api_stub, tmp_path / "a", cassette)
 
     async def both(executor: ClaudeExecutor) -> list[ClaudeResult]:
@@ -563,7 +563,7 @@ def test_resume_from_another_cwd_replays_into_the_first_project_dir(
     replay.finish()
 
 
-def test_slim_cassette_is_small_and_replays_a_continuous_chain(
+def test_default_cassette_is_slim_and_replays_a_continuous_chain(
     recording: Recording, tmp_path: Path, offline: dict[str, str]
 ) -> None:
     full, slim = recording.cassette.stat().st_size, recording.slim.stat().st_size

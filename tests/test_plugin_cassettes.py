@@ -414,7 +414,7 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
             def test_default(claude_cassette, request):
                 print("PATH=" + str(claude_cassette.path), "SLIM=" + str(claude_cassette.slim))
 
-            @pytest.mark.claude_cassette(name="shared", dir="recordings", slim=True)
+            @pytest.mark.claude_cassette(name="shared", dir="recordings", slim=False)
             def test_named(claude_cassette):
                 print("PATH=" + str(claude_cassette.path), "SLIM=" + str(claude_cassette.slim))
 
@@ -430,18 +430,18 @@ def test_cassette_locations(pytester: pytest.Pytester, monkeypatch: pytest.Monke
     default.assert_outcomes(passed=3)
     default.stdout.fnmatch_lines(
         [
-            f"*PATH={pytester.path}/pkg/cassettes/test_where/test_default.json SLIM=False*",
-            f"*PATH={pytester.path}/pkg/recordings/shared.json SLIM=True*",
+            f"*PATH={pytester.path}/pkg/cassettes/test_where/test_default.json SLIM=True*",  # the default
+            f"*PATH={pytester.path}/pkg/recordings/shared.json SLIM=False*",
         ]
     )
     monkeypatch.setenv("PYTEST_CLAUDE_CASSETTE_DIR", "all-cassettes")
-    pytester.makeini("[pytest]\nclaude_cassette_slim = true\n")
+    pytester.makeini("[pytest]\nclaude_cassette_slim = false\n")  # full fidelity for the whole suite
     moved = pytester.runpytest_subprocess(no_cli, "-s")
     moved.assert_outcomes(passed=3)
     moved.stdout.fnmatch_lines(
         [
             "*claude-cassettes: mode=none (default), for marked tests, dir=*all-cassettes",
-            f"*PATH={pytester.path}/all-cassettes/pkg/test_where/test_default.json SLIM=True*",
+            f"*PATH={pytester.path}/all-cassettes/pkg/test_where/test_default.json SLIM=False*",
             f"*PATH={pytester.path}/pkg/recordings/shared.json*",  # the marker's dir wins
         ]
     )
