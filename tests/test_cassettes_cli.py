@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_claude_sessions.cassette_files import atomic_write_text, dump_cassette, load_cassette_data
-from pytest_claude_sessions.cassettes import CassetteInterceptor
+from pytest_claude_sessions.cassettes import CassetteInterceptor, use_cassette
 from pytest_claude_sessions.errors import (
     CassetteMismatchError,
     CassetteMissError,
@@ -243,6 +243,18 @@ def test_extra_call_is_a_miss_naming_the_command(
     assert "pytest t.py::x --claude-record-mode=new_episodes" in str(info.value)
 
 
+def test_use_cassette_hints_name_the_mode_argument_not_the_plugin_env(
+    tmp_path: Path, offline: dict[str, str]
+) -> None:
+    path = tmp_path / "absent.json"
+    with pytest.raises(CassetteMissError) as info, use_cassette(path) as cassette:
+        _replayer(tmp_path, cassette, offline).run("hello")
+    message = str(info.value)
+    assert "use_cassette(..., mode='once')" in message  # the env var does not apply to use_cassette
+    assert "PYTEST_CLAUDE_RECORD_MODE" not in message
+    assert not path.exists()
+
+
 def test_missing_cassette_in_none_mode(tmp_path: Path, offline: dict[str, str]) -> None:
     path = tmp_path / "cassettes" / "absent.json"
     cassette = CassetteInterceptor(path, record_command="pytest 'a b.py::t[x]'")
@@ -331,6 +343,35 @@ def test_new_episodes_appends_and_then_replays(
     assert ex2.run("list my messages", resume=r[0].session_id).result == extra.result
     assert ex2.validator.validate_session_file(r[0].session_id, working_dir=ex2.cwd) == (True, None)
     again.finish()
+
+
+def test_new_episodes_heals_a_changed_call_instead_of_failing_every_later_run(
+    recording: Recording, tmp_path: Path, claude_bin: Path, api_stub: MessagesStub, offline: dict[str, str]
+) -> None:
+    path = _copy(recording, tmp_path)
+    changed = "and what is my name in the fork?"
+
+    def chain(ex: ClaudeExecutor) -> list[ClaudeResult]:
+        r1 = ex.run("my name is Alice")
+        r2 = ex.run("what is my name?", resume=r1.session_id)
+        r3 = ex.run(changed, resume=r1.session_id, fork=True, output_format="stream-json")
+        return [r1, r2, r3]
+
+    cassette = CassetteInterceptor(path, mode="new_episodes", record_command="pytest t.py::x")
+    live = chain(_live(claude_bin, api_stub, tmp_path / "live", cassette))
+    assert [r.replayed for r in live] == [True, True, False] and len(api_stub.requests) == 1
+    report = cassette.finish()  # the stale fork (#3) is superseded: not unused, dropped on save
+    assert report.saved and (report.replayed, report.recorded) == (2, 1)
+    assert (report.unused, report.superseded) == ([], [3])
+    data = load_cassette_data(path)
+    assert data is not None
+    prompts = [i["request"]["prompt"] for i in data["interactions"]]
+    assert prompts == ["my name is Alice", "what is my name?", changed]
+
+    again = CassetteInterceptor(path)  # every later run replays green, with no CLI
+    replayed = chain(_replayer(tmp_path, again, offline))
+    assert all(r.replayed for r in replayed) and replayed[2].result == live[2].result
+    assert again.finish().unused == []
 
 
 def test_all_always_calls_the_cli_and_replaces(

@@ -15,6 +15,7 @@ from pytest_claude_sessions.cassette_files import (
     CASSETTE_FORMAT,
     MAX_NAME_LENGTH,
     CassetteCorruptError,
+    cassette_lock,
     default_cassette_path,
     dump_cassette,
     find_unused_cassettes,
@@ -248,6 +249,24 @@ def test_use_cassette_replays_timeouts_and_keeps_nothing_on_error(tmp_path: Path
     with pytest.raises(RuntimeError, match="the block failed"):
         block()
     assert not other.exists()
+
+
+def test_use_cassette_never_masks_the_blocks_exception(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    raised = KeyError("from the block")
+
+    def block() -> None:
+        # saving a failed block's recording needs the lock, which another run holds: the save fails
+        with use_cassette(path, mode="once", record_on_failure=True, lock_timeout=0.2) as cassette:
+            cassette.intercept(_plain_call(tmp_path, "x"), lambda c: CliOutcome(0, "{}", "", 0.1))
+            raise raised
+
+    with cassette_lock(path), pytest.raises(KeyError) as info:
+        block()
+    assert info.value is raised  # the block's exception itself, raised once, not the lock error
+    notes = getattr(info.value, "__notes__", [])
+    assert len(notes) == 1 and f"finishing cassette {path} failed: CassetteLockError" in notes[0]
+    assert not path.exists()
 
 
 def test_proceed_errors_record_nothing(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.claude_cassette
 
 class TestAgent:
     @pytest.mark.parametrize("who", ["Alice"])
-    def test_chain(self, claude_executor, claude_api_stub, who):
+    def test_chain(self, claude_executor, claude_api_stub, claude_cassette, who):
         first = claude_executor.run(f"my name is {who}")
         second = claude_executor.run("what is my name?", resume=first.session_id)
         fork = claude_executor.run("what is my name?", resume=first.session_id, fork=True)
@@ -31,8 +31,10 @@ class TestAgent:
             first.session_id, fork.session_id, working_dir=claude_executor.cwd, kind="fork"
         )
         assert verdict, verdict.reason
+        # under replay the stub gets no request: the cassette says which case this run is
+        assert claude_cassette.replaying == second.replayed == fork.replayed
         live = len(claude_api_stub.requests)
-        assert live == (0 if second.replayed else 3), live
+        assert live == (0 if claude_cassette.replaying else 3), live
 
 def test_without_marker_is_untouched(claude_executor):
     assert claude_executor.interceptor is not None  # pytestmark applies to the whole module
@@ -101,6 +103,8 @@ def test_record_then_replay_without_the_cli(
         ]
     )
     assert path.read_bytes() == before
+    shown = changed.stdout.str()
+    assert "def _plan" not in shown and "pytest_claude_sessions/cassettes.py" not in shown  # no internals
 
     # the test now stops after its first call: the recorded calls it no longer makes fail it at teardown
     start = CHAIN_TEST.index("        second = ")
@@ -115,6 +119,7 @@ def test_record_then_replay_without_the_cli(
             "*CassetteUnusedError: cassette *: recorded interaction(s) #2, #3 of 3 were never replayed*",
         ]
     )
+    assert "def finish" not in fewer.stdout.str() and "def claude_cassette" not in fewer.stdout.str()
     assert path.read_bytes() == before
 
 
@@ -194,6 +199,34 @@ def test_the_printed_record_command_records_when_pasted(
     # ...and the next run, still without a CLI, replays it
     again = pytester.runpytest_subprocess(no_cli, f"--claude-cassette-dir={out_dir}")
     again.assert_outcomes(passed=2)
+
+
+def test_record_hint_repeats_the_switch_and_dir_that_came_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, no_cli: str
+) -> None:
+    pytester.makepyfile(
+        test_hint="""
+        import pytest
+
+        def test_unmarked(claude_executor):
+            claude_executor.run("hi")
+
+        @pytest.mark.claude_cassette
+        def test_marked(claude_executor):
+            claude_executor.run("hi")
+        """
+    )
+    # typed inline (PYTEST_CLAUDE_CASSETTES=1 pytest ...), these do not reach a pasted command
+    monkeypatch.setenv("PYTEST_CLAUDE_CASSETTES", "1")
+    monkeypatch.setenv("PYTEST_CLAUDE_CASSETTE_DIR", "recs")
+    result = pytester.runpytest_subprocess(no_cli)
+    result.assert_outcomes(failed=2)
+    hints = dict(re.findall(r"Record it with: pytest (test_hint.py::\w+) (.*)$", result.stdout.str(), re.M))
+    where = f"--claude-cassette-dir={pytester.path / 'recs'}"
+    assert hints == {
+        "test_hint.py::test_unmarked": f"--claude-cassettes {where} --claude-record-mode=once",
+        "test_hint.py::test_marked": f"{where} --claude-record-mode=once",  # marked: a cassette anyway
+    }
 
 
 def test_switch_applies_cassettes_to_every_executor_test(pytester: pytest.Pytester, no_cli: str) -> None:
@@ -287,6 +320,11 @@ def test_mode_precedence_cli_env_marker_ini_default(
             "invalid record mode 'nope' from ini claude_record_mode*",
         ),
         (
+            "claude_cassette_redact =\n    ok-\\d+\n    [unclosed",
+            {},
+            "invalid ini claude_cassette_redact (*tox.ini): invalid redaction pattern '[[]unclosed'*",
+        ),
+        (
             "",
             {"PYTEST_CLAUDE_CASSETTES": "maybe"},
             "invalid $PYTEST_CLAUDE_CASSETTES value 'maybe' (from the environment): not a boolean*",
@@ -307,6 +345,37 @@ def test_bad_values_are_usage_errors_naming_option_value_and_source(
         monkeypatch.setenv(name, value)
     result = pytester.runpytest_subprocess(no_cli)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "claude_cassettes=maybe",
+            "invalid -o claude_cassettes (command line): invalid truth value 'maybe' (use true or false)",
+        ),
+        (
+            "claude_cassette_slim=nope",
+            "invalid -o claude_cassette_slim (command line): invalid truth value 'nope' (use true or false)",
+        ),
+        (
+            "claude_record_mode=bogus",
+            "invalid record mode 'bogus' from -o claude_record_mode (command line); use one of: none*",
+        ),
+        (
+            "claude_cassette_redact=(",
+            "invalid -o claude_cassette_redact (command line): invalid redaction pattern '(': missing )*"
+            "(one regex per line)",
+        ),
+    ],
+)
+def test_bad_overrides_are_usage_errors_at_start_up(
+    pytester: pytest.Pytester, no_cli: str, override: str, message: str
+) -> None:
+    pytester.makepyfile(test_x="def test_x(claude_cassette): pass")
+    result = pytester.runpytest_subprocess(no_cli, "-o", override)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # not an error in every test
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
 
 
