@@ -521,6 +521,10 @@ def test_arun_timeout_kills_the_process_group(
         asyncio.run(ex.arun("hang please"))
     assert time.monotonic() - start < 3 + 2.5
     assert _gone(f"PCS_EXECUTOR_TEST={marker}")
+    (record,) = ex.failures  # the async path records a call that raised just like run()
+    assert (record.prompt, record.kind, record.error_type) == ("hang please", "new", "ClaudeTimeoutError")
+    assert record.session_id is None  # json format: nothing announced the new session before the stall
+    assert 3 <= record.elapsed < 3 + 2.5
 
 
 def test_isolation_keeps_the_real_home_untouched(
