@@ -34,7 +34,9 @@ _MIN_SECRET = 6  # shorter values would mangle ordinary text
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
 _TOKEN_RE = re.compile(r"\{\{PCS_[A-Z0-9_]+\}\}")
-_PATH_CHARS = frozenset({"/", "-", os.sep})  # a path, realpath or slug holds at least one
+# Every text holding a placeholder's path has a separator, or a slug: "-" then 7+ of [A-Za-z0-9-]
+# (the CLI's project-dir name of an absolute path, at least _MIN_SLUG long).
+_SLUG_RUN = re.compile(f"-[A-Za-z0-9-]{{{_MIN_SLUG - 1},}}")
 
 
 def token(name: str) -> str:
@@ -179,8 +181,8 @@ class CallScrubber:
             if secret in text:
                 text = text.replace(secret, marker("secret-env"))
         text = self._redactor.redact(text)
-        # every path form holds a separator, or starts with "-" (a slug): skip the rest for plain text
-        if not any(ch in text for ch in _PATH_CHARS):
+        # plain text (a prompt, "stream-json") cannot hold a path: no realpath computed for it
+        if "/" not in text and os.sep not in text and _SLUG_RUN.search(text) is None:
             return text
         to_token = self._tokens()
         if any(value in text for value in to_token):
