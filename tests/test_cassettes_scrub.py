@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,30 @@ def test_realpath_forms_are_replaced_too(tmp_path: Path) -> None:
     plain = _call(tmp_path)  # a replay where cwd is no symlink still fills the realpath placeholder
     restore = CassetteScrubber.create().for_call(plain).restorer(json_text=False)
     assert restore("{{PCS_CWD_REAL}}/a") == f"{plain.cwd}/a"
+
+
+def test_a_slug_alone_is_scrubbed_and_plain_text_resolves_no_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call = _call(tmp_path)
+    scrub = CassetteScrubber.create().for_call(call)
+    slug = project_dir_name(call.cwd)
+    resolved: list[str] = []
+    real_realpath = os.path.realpath
+
+    def counting(path: str) -> str:
+        resolved.append(path)
+        return real_realpath(path)
+
+    monkeypatch.setattr(os.path, "realpath", counting)
+    for plain in ("my name is Alice", "stream-json", "a-b-c", ""):
+        assert scrub.scrub_text(plain) == plain
+    assert resolved == []  # plain text needs no realpath: a replay's request costs no lstat
+    assert "/" not in slug and scrub.scrub_text(f"dir {slug}!") == "dir {{PCS_CWD_PROJECT}}!"
+    assert resolved  # a text that may hold a path resolves them once...
+    count = len(resolved)
+    assert scrub.scrub_text(f"again {slug}") == "again {{PCS_CWD_PROJECT}}"
+    assert len(resolved) == count  # ...and only once per call scrubber
 
 
 def test_secrets_are_masked(tmp_path: Path) -> None:
