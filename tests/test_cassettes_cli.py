@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_claude_sessions.cassette_files import atomic_write_text, dump_cassette, load_cassette_data
+from pytest_claude_sessions.cassette_plugin import section_text
 from pytest_claude_sessions.cassettes import CassetteInterceptor, use_cassette
 from pytest_claude_sessions.errors import (
     CassetteMismatchError,
@@ -363,6 +364,7 @@ def test_new_episodes_heals_a_changed_call_instead_of_failing_every_later_run(
     report = cassette.finish()  # the stale fork (#3) is superseded: not unused, dropped on save
     assert report.saved and (report.replayed, report.recorded) == (2, 1)
     assert (report.unused, report.superseded) == ([], [3])
+    assert "superseded (re-recorded at the same position, dropped on save): #3" in section_text(report)
     data = load_cassette_data(path)
     assert data is not None
     prompts = [i["request"]["prompt"] for i in data["interactions"]]
