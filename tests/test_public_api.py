@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import pytest_claude_sessions as pcs
 from pytest_claude_sessions import errors
@@ -32,3 +34,13 @@ def test_original_design_signatures() -> None:
     assert list(inspect.signature(pcs.SessionValidator).parameters)[:1] == ["claude_config_dir"]
     execute = inspect.signature(pcs.ClaudeExecutor.execute_claude).parameters
     assert list(execute)[:4] == ["self", "prompt", "session_id", "working_dir"]
+
+
+def test_exports_match_all_and_load_lazily() -> None:
+    assert set(pcs._EXPORTS) | {"__version__"} == set(pcs.__all__)
+    code = (
+        "import sys, pytest_claude_sessions\n"
+        "print(sorted(m for m in sys.modules if 'executor' in m or 'stub' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # importing the package (as the pytest entry point does) loads no heavy module
