@@ -54,19 +54,62 @@ def _fail(reason: str, steps: Sequence[SessionInfo], chain: object) -> Assertion
     return AssertionError(f"{reason}\nchain of agent {_agent(steps, chain)}:\n{table}")
 
 
-def _validator(validator: SessionValidator | None) -> SessionValidator:
+def _validator(validator: SessionValidator | None, steps: Sequence[SessionInfo] = ()) -> SessionValidator:
+    """``validator``, else one on the config dir the steps' transcripts were written under, else the
+    default (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``).
+
+    A step's ``transcript_path`` is ``<config dir>/projects/<project slug>/<session id>.jsonl``: reading
+    the chain's own config dir (an isolated one in tests) beats guessing from the environment.
+    """
     if validator is not None:
         return validator
     from .transcripts import SessionValidator
 
-    return SessionValidator()
+    config_dir = recorded_config_dir(steps)
+    return SessionValidator(config_dir) if config_dir is not None else SessionValidator()
 
 
-def chain_continuity(chain: ChainLike, validator: SessionValidator | None = None) -> list[str]:
-    """The reasons the chain is not continuous, from the real transcripts (empty list: continuous)."""
+def recorded_config_dir(steps: Iterable[SessionInfo]) -> Path | None:
+    """The CLI config dir the steps' transcripts live in (the first step whose ``transcript_path`` has the
+    ``<config>/projects/<slug>/<id>.jsonl`` shape), or ``None`` when no step recorded one."""
+    for step in steps:
+        if not step.transcript_path:
+            continue
+        path = Path(step.transcript_path)
+        if len(path.parents) >= 3 and path.parents[1].name == "projects":
+            return path.parents[2]
+    return None
+
+
+def new_session_breaks(steps: Sequence[SessionInfo]) -> list[str]:
+    """A ``new`` step after the first one: the agent started over instead of continuing (the usual bug,
+    a forgotten ``--resume``). One reason per such step."""
+    reasons: list[str] = []
+    for i in range(1, len(steps)):
+        step = steps[i]
+        if step.kind == "new":
+            reasons.append(
+                f"step {i + 1} started a new session {step.session_id} instead of continuing "
+                f"{steps[i - 1].session_id} (a forgotten --resume? pass allow_new_sessions=True if the "
+                f"test starts several conversations on purpose)"
+            )
+    return reasons
+
+
+def chain_continuity(
+    chain: ChainLike, validator: SessionValidator | None = None, *, allow_new_sessions: bool = False
+) -> list[str]:
+    """The reasons the chain is not continuous, from the real transcripts (empty list: continuous).
+
+    Every step after the first must continue the chain: resume/continue the previous session, or fork an
+    earlier one. A ``new`` step after the first breaks it, unless ``allow_new_sessions`` (a test that
+    starts several conversations on purpose; each one is then still checked step by step).
+    Without ``validator`` the transcripts are read from the config dir the steps recorded them in.
+    """
     steps = _steps(chain)
     if not steps:
         return ["the chain is empty: no Claude call was recorded"]
+    reasons = [] if allow_new_sessions else new_session_breaks(steps)
     payload = [
         {
             "session_id": s.session_id,
@@ -77,8 +120,7 @@ def chain_continuity(chain: ChainLike, validator: SessionValidator | None = None
         }
         for s in steps
     ]
-    reasons: list[str] = []
-    for verdict in _validator(validator).check_chain(payload):
+    for verdict in _validator(validator, steps).check_chain(payload):
         if not verdict.ok:
             prev = (verdict.previous_session_id or "-")[:8]
             nxt = (verdict.next_session_id or "-")[:8]
@@ -86,13 +128,16 @@ def chain_continuity(chain: ChainLike, validator: SessionValidator | None = None
     return reasons
 
 
-def assert_chain_continuous(chain: ChainLike, validator: SessionValidator | None = None) -> None:
-    """Every step of ``chain`` continues the conversation of the step before it (checked in the
-    transcripts: a resume appended to the previous leaf, a fork copied it, only ``new`` steps start fresh).
+def assert_chain_continuous(
+    chain: ChainLike, validator: SessionValidator | None = None, *, allow_new_sessions: bool = False
+) -> None:
+    """Every step of ``chain`` after the first continues the conversation (checked in the transcripts: a
+    resume appended to the previous leaf, a fork copied it). A ``new`` step after the first fails
+    ("step 2 started a new session ... instead of continuing ...") unless ``allow_new_sessions=True``.
     """
     __tracebackhide__ = True
     steps = _steps(chain)
-    reasons = chain_continuity(steps, validator)
+    reasons = chain_continuity(steps, validator, allow_new_sessions=allow_new_sessions)
     if reasons:
         raise _fail("session chain is not continuous:\n  " + "\n  ".join(reasons), steps, chain)
 
@@ -100,7 +145,7 @@ def assert_chain_continuous(chain: ChainLike, validator: SessionValidator | None
 def _check_pair(
     step: SessionInfo, previous: SessionInfo, kind: str, validator: SessionValidator | None
 ) -> str | None:
-    verdict = _validator(validator).check_continuity(
+    verdict = _validator(validator, [previous, step]).check_continuity(
         previous.session_id,
         step.session_id,
         previous_leaf_uuid=leaf_uuid(previous),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,34 @@ def step_record(info: SessionInfo) -> dict[str, Any]:
     }
 
 
+FAILURE_TEXT_MAX = 500
+
+
+def failure_record(call: Mapping[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+    """A call that raised (``CallRecord.to_dict()``: timeout, unknown session, guard, no binary) as a
+    JSON-safe report row. Such a call recorded no chain step; prompt, error and stderr are redacted here
+    because, unlike steps, they never went through the tracker."""
+
+    def clean(text: object, keep_tail: bool = False) -> str:
+        flat = redact(str(text or ""))
+        if len(flat) <= FAILURE_TEXT_MAX:
+            return flat
+        return "…" + flat[-FAILURE_TEXT_MAX:] if keep_tail else flat[:FAILURE_TEXT_MAX] + "…"
+
+    elapsed = call.get("elapsed")
+    return {
+        "kind": call.get("kind"),
+        "prompt": excerpt(redact(str(call.get("prompt") or "")), 120),
+        "session_id": call.get("session_id"),
+        "parent_session_id": call.get("parent_session_id"),
+        "error_type": call.get("error_type"),
+        "error": clean(call.get("error")),
+        "stderr": clean(call.get("stderr"), keep_tail=True),
+        "elapsed": None if elapsed is None else round(float(elapsed), 3),
+        "started_at": call.get("started_at"),
+    }
+
+
 def build_test_record(
     nodeid: str,
     agent_id: str,
@@ -60,9 +88,15 @@ def build_test_record(
     outcome: str = "passed",
     continuity: Mapping[str, Any] | None = None,
     budget: Mapping[str, Any] | None = None,
+    failures: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The per-test record carried on the teardown report to the controller (JSON-safe)."""
+    """The per-test record carried on the teardown report to the controller (JSON-safe).
+
+    ``failures`` are the calls that raised (:func:`failure_record` rows): they are no steps, so they do
+    not count as calls, cost or turns, but each counts as an error (as does each step with ``is_error``).
+    """
     rows = [step_record(s) if isinstance(s, SessionInfo) else dict(s) for s in steps]
+    failed = [dict(f) for f in failures]
     session_ids: list[str] = []
     for row in rows:
         if row["session_id"] not in session_ids:
@@ -74,9 +108,10 @@ def build_test_record(
         "calls": len(rows),
         "cost_usd": round(sum(r["cost_usd"] or 0.0 for r in rows), 10),
         "turns": sum(r["num_turns"] or 0 for r in rows),
-        "errors": sum(1 for r in rows if r["is_error"]),
+        "errors": sum(1 for r in rows if r["is_error"]) + len(failed),
         "session_ids": session_ids,
         "steps": rows,
+        "failed_calls": failed,
         "continuity": None if continuity is None else dict(continuity),
         "budget": None if budget is None else dict(budget),
     }
@@ -110,14 +145,34 @@ def format_table(rows: Sequence[Mapping[str, Any]], *, with_transcripts: bool = 
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table)
 
 
+def format_failures(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The calls that raised, one line each: kind, session id (or -), prompt excerpt, error."""
+    table = [["kind", "session id", "prompt", "error"]]
+    for row in rows:
+        table.append(
+            [
+                str(row.get("kind") or "-"),
+                str(row.get("session_id") or "-"),
+                repr(excerpt(row.get("prompt"), 30)),
+                excerpt(row.get("error"), 100),
+            ]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table)
+
+
 def section_text(record: Mapping[str, Any]) -> str:
     """The body of the per-test "claude sessions" report section."""
+    failed = record.get("failed_calls") or []
     lines = [
         f"agent: {record['agent_id']}",
-        format_table(record["steps"]),
+        format_table(record["steps"]) if record["steps"] else "(no step recorded)",
         f"calls: {record['calls']}, sessions: {len(record['session_ids'])}, "
         f"cost: {_money(record['cost_usd'])}, turns: {record['turns']}, errors: {record['errors']}",
     ]
+    if failed:
+        lines.append(f"calls that raised ({len(failed)}, no step recorded):")
+        lines.append(format_failures(failed))
     cont = record.get("continuity")
     if cont:
         lines.append(f"continuity: {'ok' if cont.get('ok') else 'BROKEN: ' + str(cont.get('reason'))}")
@@ -167,13 +222,19 @@ class RunReport:
     def totals(self) -> dict[str, Any]:
         records = self.records
         sessions = {sid for r in records for sid in r["session_ids"]}
+        replayed = sum(s["cost_usd"] or 0.0 for r in records for s in r["steps"] if s.get("replayed"))
+        total = sum(r["cost_usd"] for r in records)
         return {
             "tests": len(records),
             "calls": sum(r["calls"] for r in records),
             "sessions": len(sessions),
-            "cost_usd": round(sum(r["cost_usd"] for r in records), 10),
+            "cost_usd": round(total, 10),
+            "cost_live_usd": round(total - replayed, 10),
+            "cost_replayed_usd": round(float(replayed), 10),
+            "replayed_calls": sum(1 for r in records for s in r["steps"] if s.get("replayed")),
             "turns": sum(r["turns"] for r in records),
             "errors": sum(r["errors"] for r in records),
+            "failed_calls": sum(len(r.get("failed_calls") or []) for r in records),
             "continuity_failures": sum(
                 1 for r in records if r.get("continuity") and not r["continuity"].get("ok")
             ),
@@ -200,10 +261,15 @@ class RunReport:
         if level == "none" or not self.records:
             return []
         t = self.totals()
+        cost = _money(t["cost_usd"])
+        if t["replayed_calls"]:
+            # Replayed calls cost nothing now: their figure is what the recording cost.
+            cost += f" ({_money(t['cost_live_usd'])} live, {_money(t['cost_replayed_usd'])} replayed)"
+        raised = f" ({t['failed_calls']} raised)" if t["failed_calls"] else ""
         lines = [
             f"{_plural(t['tests'], 'test')}, {_plural(t['calls'], 'call')}, "
-            f"{_plural(t['sessions'], 'distinct session')}, total cost {_money(t['cost_usd'])}, "
-            f"{_plural(t['turns'], 'turn')}, {_plural(t['errors'], 'error')}, "
+            f"{_plural(t['sessions'], 'distinct session')}, total cost {cost}, "
+            f"{_plural(t['turns'], 'turn')}, {_plural(t['errors'], 'error')}{raised}, "
             f"{_plural(t['continuity_failures'], 'continuity failure')}, "
             f"{_plural(t['budget_failures'], 'budget failure')}"
         ]
@@ -220,10 +286,14 @@ class RunReport:
             for r in self.sorted_records():
                 cont = r.get("continuity")
                 flag = "" if not cont else ("  continuity ok" if cont.get("ok") else "  CONTINUITY BROKEN")
+                spent = r.get("budget")
+                if spent and not spent.get("ok"):
+                    flag += "  BUDGET EXCEEDED: " + "; ".join(spent.get("reasons") or [])
+                errors = f", {_plural(r['errors'], 'error')}" if r.get("errors") else ""
                 lines.append(
                     f"  {r['nodeid']}  {r['outcome']}  {_plural(r['calls'], 'call')}, "
                     f"{_plural(len(r['session_ids']), 'session')}, {_money(r['cost_usd'])}, "
-                    f"{_plural(r['turns'], 'turn')}{flag}"
+                    f"{_plural(r['turns'], 'turn')}{errors}{flag}"
                 )
         for down in self.workers_down:
             lines.append(f"worker {down['worker']} went down: {down['error']}")
@@ -247,6 +317,23 @@ class RunReport:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def json_report_problem(path: Path) -> str | None:
+    """Why the JSON report could not be written to ``path`` at the end of the run, checked at start-up
+    without creating anything (``None``: it can). Directories that do not exist yet are made later."""
+    if path.is_dir():
+        return "it is a directory"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    return None
 
 
 def write_json_report(path: Path, data: Mapping[str, Any]) -> None:

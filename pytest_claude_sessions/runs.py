@@ -11,21 +11,34 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from .models import SessionInfo, utcnow
+if TYPE_CHECKING:
+    from .models import SessionInfo
 
 RUNS_DIRNAME = "runs"
 ACTIVE_LOCK_NAME = ".active.lock"
+# Like .pytest_cache: the store is never committed (.gitignore) nor backed up (CACHEDIR.TAG).
+STORE_MARKERS = {
+    ".gitignore": "# Created by pytest-claude-sessions: the session store is never committed.\n*\n",
+    "CACHEDIR.TAG": (
+        "Signature: 8a477f597d28d172789f06886806bc55\n"
+        "# This file is a cache directory tag created by pytest-claude-sessions.\n"
+        "# For information about cache directory tags, see:\n"
+        "#\thttps://bford.info/cachedir/spec.html\n"
+    ),
+}
 # 2026-11-24T05-23-07.123456Z-1a2b3c: sorts by time; the suffix keeps two runs in one microsecond apart.
 RUN_ID_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{6}Z-[0-9a-f]{6}$")
 
 
 def new_run_id() -> str:
     """A new sortable run id: the UTC start time plus a short random suffix."""
-    return utcnow().strftime("%Y-%m-%dT%H-%M-%S.%fZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S.%fZ") + "-" + secrets.token_hex(3)
 
 
 def is_run_id(name: str) -> bool:
@@ -73,17 +86,52 @@ class RunDir:
             return False  # something appeared meanwhile, or a pruner removed it: either way keep going
         for parent in reversed(self.created):
             try:
+                if parent.name != RUNS_DIRNAME:
+                    _remove_store_markers(parent)
                 parent.rmdir()
             except OSError:
                 break  # not empty (another run's data) or gone
         return True
 
 
+def _is_store_only(base_dir: Path) -> bool:
+    """The directory holds nothing but what the store puts there (so marking it cannot hide user files)."""
+    return {p.name for p in base_dir.iterdir()} <= {RUNS_DIRNAME, *STORE_MARKERS}
+
+
+def mark_store(base_dir: Path) -> None:
+    """Write the store's ``.gitignore`` (``*``) and ``CACHEDIR.TAG`` where missing, only in a directory
+    that holds nothing else: a store pointed at a directory with other files is left unmarked."""
+    if not _is_store_only(base_dir):
+        return
+    for name, text in STORE_MARKERS.items():
+        path = base_dir / name
+        if not path.exists():
+            try:
+                with path.open("x", encoding="utf-8") as fh:
+                    fh.write(text)
+            except FileExistsError:
+                pass  # a concurrent run wrote it first
+
+
+def _remove_store_markers(base_dir: Path) -> None:
+    if {p.name for p in base_dir.iterdir()} <= set(STORE_MARKERS):
+        for name, text in STORE_MARKERS.items():
+            path = base_dir / name
+            # Only our own, unchanged files: never a user's edited .gitignore.
+            if path.is_file() and path.read_text(encoding="utf-8") == text:
+                path.unlink()
+
+
 def create_run(base_dir: Path) -> RunDir:
-    """Create ``<base>/runs/<new run id>`` and lock it as active. Never reuses an existing directory."""
+    """Create ``<base>/runs/<new run id>`` and lock it as active. Never reuses an existing directory.
+
+    The store gets a ``.gitignore`` and a ``CACHEDIR.TAG`` (see :func:`mark_store`).
+    """
     root = runs_root(base_dir)
     created = tuple(d for d in (base_dir, root) if not d.exists())
     root.mkdir(parents=True, exist_ok=True)
+    mark_store(base_dir)
     for _ in range(5):
         run_id = new_run_id()
         path = root / run_id

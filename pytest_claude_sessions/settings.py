@@ -1,8 +1,9 @@
 """The plugin's settings: every ``--claude-…`` option with its ini key and env var, resolved with its source.
 
 Precedence is command line > environment > ini file > default. Each resolved value remembers where it came
-from, so the report header can say ``store=/x (ini)``. Bad values raise :class:`SettingsError` naming the
-option, the value and its source; the plugin turns that into ``pytest.UsageError``.
+from, so the report header can say ``store=/x (ini)``. Bad values raise :class:`SettingsError` worded
+the same way for every option and source, e.g. ``--claude-timeout: invalid value '-3' (from env
+PYTEST_CLAUDE_TIMEOUT): must be > 0``; the plugin turns that into ``pytest.UsageError``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class OptionSpec:
     kind: Literal["path", "int", "float", "bool", "choice", "str"]
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    exclusive_minimum: bool = False  # the value must be > minimum (a timeout of 0 means nothing)
     is_flag: bool = False  # a store_true switch on the command line
 
     @property
@@ -87,6 +89,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         f"Seconds one CLI call may take before its process group is killed (default: {DEFAULT_TIMEOUT:g})",
         "float",
         minimum=0.0,
+        exclusive_minimum=True,
     ),
     OptionSpec(
         "report",
@@ -133,9 +136,16 @@ class Settings:
     budget_usd: float | None = None
     json_report: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)  # "env PYTEST_CLAUDE_…", "ini key claude_…"
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
+
+    def describe(self, name: str) -> str:
+        """``--claude-sessions-dir (from env PYTEST_CLAUDE_SESSIONS_DIR)``: the option and where its value
+        came from, worded like the bad-value errors, for errors found after resolution."""
+        spec = next(s for s in OPTION_SPECS if s.name == name)
+        return f"{spec.flag} (from {self.origins.get(name, self.source_of(name))})"
 
     def to_wire(self) -> dict[str, Any]:
         """A JSON-safe dict for xdist's ``workerinput`` (paths as strings)."""
@@ -149,6 +159,7 @@ class Settings:
             "budget_usd": self.budget_usd,
             "json_report": None if self.json_report is None else str(self.json_report),
             "sources": dict(self.sources),
+            "origins": dict(self.origins),
         }
 
     @classmethod
@@ -167,10 +178,15 @@ class Settings:
             budget_usd=None if data.get("budget_usd") is None else float(data["budget_usd"]),
             json_report=None if data.get("json_report") is None else Path(data["json_report"]),
             sources=dict(data.get("sources", {})),
+            origins=dict(data.get("origins", {})),
         )
 
-    def header_line(self) -> str:
-        """``claude-sessions: store=/x (default), report=summary (ini), …`` for the report header."""
+    def header_line(self, resolved_bin: str | None = None) -> str:
+        """``claude-sessions: store=/x (default), report=summary (ini), …`` for the report header.
+
+        ``resolved_bin`` is the CLI discovery found (a path, or ``"not found"``); without it the header
+        shows the setting itself.
+        """
 
         def part(key: str, name: str, shown: str) -> str:
             src = self.source_of(name)
@@ -186,24 +202,28 @@ class Settings:
             part("integration", "integration", "on" if self.integration else "off"),
             part("timeout", "timeout", f"{self.timeout:g}s"),
             part("budget", "budget_usd", budget),
-            part("bin", "bin", self.bin or "claude on PATH"),
+            part("bin", "bin", _bin_shown(self.bin, resolved_bin)),
         ]
         if self.json_report is not None:
             parts.append(part("json", "json_report", str(self.json_report)))
         return "claude-sessions: " + ", ".join(parts)
 
 
+def _bin_shown(setting: str | None, resolved: str | None) -> str:
+    if resolved is None:
+        return setting or "claude on PATH"
+    if setting is None or resolved == setting:
+        return resolved
+    return f"{setting} -> {resolved}" if resolved != "not found" else f"{setting} (not found)"
+
+
 # Unset optional values read better without "(default)".
 _QUIET_DEFAULTS = frozenset({"budget_usd", "bin"})
 
 
-def _parse(spec: OptionSpec, raw: object, source: str, base: Path) -> Any:
-    """Parse one raw value; ``base`` anchors relative paths (cwd for cli/env, the ini file's dir for ini)."""
-    where = {
-        "cli": spec.flag,
-        "env": "environment",
-        "ini": f"ini key {spec.ini}",
-    }.get(source, source)
+def _parse(spec: OptionSpec, raw: object, where: str, base: Path) -> Any:
+    """Parse one raw value; ``base`` anchors relative paths (cwd for cli/env, the ini file's dir for ini);
+    ``where`` names the source in errors ("command line", "env NAME", "ini key NAME")."""
 
     def bad(why: str) -> SettingsError:
         return SettingsError(f"{spec.flag}: invalid value {raw!r} (from {where}): {why}")
@@ -237,10 +257,11 @@ def _parse(spec: OptionSpec, raw: object, source: str, base: Path) -> Any:
         raise bad(f"expected {'an integer' if spec.kind == 'int' else 'a number'}") from None
     if not math.isfinite(number):
         raise bad("expected a finite number")
-    if spec.minimum is not None and number < spec.minimum:
-        raise bad(f"must be >= {spec.minimum:g}")
-    if spec.name == "timeout" and number <= 0:
-        raise bad("must be > 0")
+    if spec.minimum is not None:
+        if spec.exclusive_minimum and number <= spec.minimum:
+            raise bad(f"must be > {spec.minimum:g}")
+        if number < spec.minimum:
+            raise bad(f"must be >= {spec.minimum:g}")
     return number
 
 
@@ -261,29 +282,25 @@ def resolve_settings(
     """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    origins: dict[str, str] = {}
     ini_base = inipath.parent if inipath is not None else rootpath
     for spec in OPTION_SPECS:
         raw: object = getoption(spec.dest)
-        if raw is not None:
-            values[spec.name] = _parse(spec, raw, "cli", invocation_dir)
-            sources[spec.name] = "cli"
-            continue
         env_name = next((n for n in spec.env if environ.get(n, "").strip()), None)
-        if env_name is not None:
-            try:
-                values[spec.name] = _parse(spec, environ[env_name], "env", invocation_dir)
-            except SettingsError as exc:
-                raise SettingsError(str(exc).replace("(from environment)", f"(from ${env_name})")) from None
-            sources[spec.name] = "env"
-            continue
         ini_raw = getini(spec.ini)
-        if ini_raw not in (None, "", []):
-            values[spec.name] = _parse(spec, ini_raw, "ini", ini_base)
-            sources[spec.name] = "ini"
+        if raw is not None:
+            source, origin, value, base = "cli", "command line", raw, invocation_dir
+        elif env_name is not None:
+            source, origin, value, base = "env", f"env {env_name}", environ[env_name], invocation_dir
+        elif ini_raw not in (None, "", []):
+            source, origin, value, base = "ini", f"ini key {spec.ini}", ini_raw, ini_base
+        else:
+            sources[spec.name], origins[spec.name] = "default", "default"
             continue
-        sources[spec.name] = "default"
+        values[spec.name] = _parse(spec, value, origin, base)
+        sources[spec.name], origins[spec.name] = source, origin
     if "sessions_dir" not in values:
         values["sessions_dir"] = rootpath / DEFAULT_STORE_NAME
     if "keep_runs" in values:
         values["keep_runs"] = int(values["keep_runs"])
-    return Settings(**values, sources=sources)
+    return Settings(**values, sources=sources, origins=origins)

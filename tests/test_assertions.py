@@ -18,6 +18,7 @@ from pytest_claude_sessions.assertions import (
     chain_continuity,
     compare_repr,
     format_chain,
+    recorded_config_dir,
     shared_sessions,
 )
 from pytest_claude_sessions.executor import ClaudeExecutor
@@ -68,6 +69,40 @@ def test_a_new_session_recorded_as_resume_breaks_the_chain(recorded: SimpleNames
     assert f"{a1.session_id[:8]} -> {fake.session_id[:8]}" in text
     assert "#  kind    session id" in text  # the table
     assert fake.session_id in text and "'my name is Bob'" in text
+
+
+def test_a_new_step_after_the_first_breaks_the_chain(recorded: SimpleNamespace) -> None:
+    """The usual agent bug, a forgotten --resume: the second call starts over in a new session."""
+    a1 = recorded.chain[0]
+    second = relabel(recorded.other, interaction_count=2)
+    reasons = chain_continuity([a1, second], recorded.validator)
+    assert reasons == [
+        f"step 2 started a new session {second.session_id} instead of continuing {a1.session_id} "
+        "(a forgotten --resume? pass allow_new_sessions=True if the test starts several conversations on "
+        "purpose)"
+    ]
+    with pytest.raises(AssertionError, match=r"step 2 started a new session"):
+        assert_chain_continuous([a1, second], recorded.validator)
+    # Opting out: two conversations on purpose, each still checked (a new step has nothing to continue).
+    assert chain_continuity([a1, second], recorded.validator, allow_new_sessions=True) == []
+    assert_chain_continuous([*recorded.chain, second], recorded.validator, allow_new_sessions=True)
+
+
+def test_default_validator_reads_the_config_dir_the_steps_recorded(
+    recorded: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No validator given: the transcripts are read where the steps say they are, not in ~/.claude."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "elsewhere"))
+    assert recorded_config_dir(recorded.chain) == recorded.validator.config_dir
+    assert_chain_continuous(recorded.chain)
+    a1, a2, fork = recorded.chain
+    assert_resumed(a2, a1)
+    assert_forked(fork, a2)
+    # Steps without a transcript path fall back to the environment's config dir (here: empty).
+    bare = [relabel(s, transcript_path=None) for s in recorded.chain]
+    assert recorded_config_dir(bare) is None
+    assert chain_continuity(bare) != []
 
 
 def test_resume_checks_kind_session_and_transcript(recorded: SimpleNamespace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,11 +15,14 @@ import pytest
 
 from pytest_claude_sessions import runs
 from pytest_claude_sessions.models import SessionInfo
+from pytest_claude_sessions.redact import Redactor
 from pytest_claude_sessions.reporting import (
     RunReport,
     build_test_record,
     excerpt,
+    failure_record,
     format_table,
+    json_report_problem,
     junit_properties,
     section_text,
     write_json_report,
@@ -124,8 +128,12 @@ def test_run_report_is_independent_of_arrival_order(tmp_path: Path) -> None:
         "calls": 3,
         "sessions": 2,
         "cost_usd": 1.0,
+        "cost_live_usd": 1.0,
+        "cost_replayed_usd": 0.0,
+        "replayed_calls": 0,
         "turns": 3,
         "errors": 0,
+        "failed_calls": 0,
         "continuity_failures": 1,
         "budget_failures": 1,
         "failed_tests": 1,
@@ -140,6 +148,9 @@ def test_run_report_is_independent_of_arrival_order(tmp_path: Path) -> None:
     assert "per test:" not in lines
     full = forward.summary_lines("full")
     assert full[full.index("per test:") + 1].split()[:2] == ["a.py::t", "failed"]
+    # The full per-test line names what failed: the budget figures and a broken chain.
+    assert full[full.index("per test:") + 1].endswith("BUDGET EXCEEDED: calls 2 > max_calls 1")
+    assert full[full.index("per test:") + 2].endswith("CONTINUITY BROKEN")
     assert forward.summary_lines("none") == []
     assert RunReport("r", "/d").summary_lines("full") == []
 
@@ -298,3 +309,94 @@ def test_an_empty_run_is_discarded_and_a_used_one_kept(tmp_path: Path) -> None:
     empty = runs.create_run(existing)
     assert empty.discard_if_empty()
     assert runs.list_runs(existing) == [kept.path]  # runs/ holds the other run: it stays
+
+
+def test_calls_that_raised_are_rows_errors_and_junit_but_no_steps() -> None:
+    """A timeout or an unknown session made no step: it shows in the section, the errors and junit."""
+    secret = "sk-ant-api03-" + "x" * 40
+    raised = {
+        "prompt": f"use key {secret} now",
+        "kind": "resume",
+        "session_id": SID.format(9),
+        "parent_session_id": SID.format(9),
+        "error_type": "ClaudeTimeoutError",
+        "error": "ClaudeTimeoutError: the claude CLI did not finish within 1s",
+        "stderr": "e" * 2000 + " tail",
+        "elapsed": 1.23456,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "argv": ["claude", "-p", secret],
+    }
+    redactor = Redactor()
+    row = failure_record(raised, redactor.redact)
+    assert secret not in json.dumps(row) and "argv" not in row
+    assert row["stderr"].endswith(" tail") and len(row["stderr"]) <= 501
+    assert row["elapsed"] == 1.235
+    steps = [step(1, 1, cost_usd=0.1, num_turns=1), step(2, 1, "resume", is_error=True, error="HTTP 500")]
+    record = build_test_record("t.py::x", "t.py::x", steps, failures=[row])
+    assert (record["calls"], record["errors"]) == (2, 2)  # one error step + one raised call, no overlap
+    assert dict(junit_properties(record))["claude_errors"] == "2"
+    text = section_text(record)
+    assert "calls that raised (1, no step recorded):" in text
+    assert re.search(rf"resume\s+{SID.format(9)}\s+'use key \[REDACTED[^']*'\s+ClaudeTimeoutError: the claude", text)
+    # A test whose only call raised still gets a section.
+    alone = build_test_record("t.py::y", "t.py::y", [], failures=[{**row, "session_id": None}])
+    assert section_text(alone).splitlines()[1] == "(no step recorded)"
+    assert re.search(r"^resume\s+-\s+'use key", section_text(alone), re.M)
+
+    report = RunReport("r", "/d")
+    report.add(record)
+    report.add(alone)
+    totals = report.totals()
+    assert (totals["errors"], totals["failed_calls"], totals["calls"]) == (3, 2, 2)
+    assert "3 errors (2 raised)" in report.summary_lines("summary")[0]
+
+
+def test_summary_splits_live_and_replayed_cost() -> None:
+    report = RunReport("r", "/d")
+    live = step(1, 1, cost_usd=0.25)
+    replayed = step(1, 2, cost_usd=0.5, metadata={"replayed": True})
+    report.add(build_test_record("a.py::t", "a.py::t", [live]))
+    report.add(build_test_record("b.py::t", "b.py::t", [replayed]))
+    t = report.totals()
+    assert (t["cost_usd"], t["cost_live_usd"], t["cost_replayed_usd"], t["replayed_calls"]) == (
+        0.75,
+        0.25,
+        0.5,
+        1,
+    )
+    assert "total cost $0.7500 ($0.2500 live, $0.5000 replayed)," in report.summary_lines("summary")[0]
+
+
+def test_json_report_problems_are_found_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert json_report_problem(tmp_path / "taken") == "it is a directory"
+    assert json_report_problem(tmp_path / "file" / "r.json") == f"{tmp_path / 'file'} is not a directory"
+    assert json_report_problem(tmp_path / "new" / "deep" / "r.json") is None
+    assert not (tmp_path / "new").exists()  # checked, not created
+    assert json_report_problem(tmp_path / "file") is None  # an existing file is replaced
+
+
+def test_store_gets_gitignore_and_cachedir_tag_only_when_it_is_ours(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    kept = runs.create_run(store)
+    (kept.path / "chains").mkdir()
+    kept.release()
+    assert (store / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (store / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55\n")
+    # An empty run in a fresh store leaves nothing, markers included.
+    fresh = tmp_path / "fresh"
+    assert runs.create_run(fresh).discard_if_empty()
+    assert not fresh.exists()
+    # A store pointed at a directory with other files is not marked: a '*' .gitignore would hide them.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "setup.cfg").write_text("")
+    runs.create_run(project).discard_if_empty()
+    assert sorted(p.name for p in project.iterdir()) == ["setup.cfg"]
+    # A user's own .gitignore is never replaced.
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / ".gitignore").write_text("runs/\n")
+    runs.create_run(custom).discard_if_empty()
+    assert (custom / ".gitignore").read_text() == "runs/\n"

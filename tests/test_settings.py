@@ -84,10 +84,15 @@ def test_claude_bin_env_alias_and_own_env_wins() -> None:
             {"claude_timeout": "soon"},
             {},
             {},
-            "--claude-timeout: invalid value 'soon' (from --claude-timeout)",
+            "--claude-timeout: invalid value 'soon' (from command line): expected a number",
         ),
-        ({"claude_timeout": "0"}, {}, {}, "must be > 0"),
-        ({}, {"PYTEST_CLAUDE_KEEP_RUNS": "-1"}, {}, "(from $PYTEST_CLAUDE_KEEP_RUNS): must be >= 0"),
+        ({}, {"PYTEST_CLAUDE_KEEP_RUNS": "-1"}, {}, "(from env PYTEST_CLAUDE_KEEP_RUNS): must be >= 0"),
+        (
+            {},
+            {"CLAUDE_BIN": " "},
+            {"claude_bin": " "},
+            "--claude-bin: invalid value ' ' (from ini key claude_bin)",
+        ),
         ({}, {}, {"claude_report": "loud"}, "'loud' (from ini key claude_report): expected one of none"),
         ({}, {"PYTEST_CLAUDE_INTEGRATION": "maybe"}, {}, "--claude-integration: invalid value 'maybe'"),
         ({"claude_budget_usd": "nan"}, {}, {}, "expected a finite number"),
@@ -100,6 +105,28 @@ def test_bad_values_name_option_value_and_source(
     with pytest.raises(SettingsError) as info:
         resolve(cli=cli, env=env, ini=ini)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "0.0"])
+def test_timeout_bounds_read_the_same_for_zero_and_negative(raw: str) -> None:
+    for cli, env, where in (
+        ({"claude_timeout": raw}, {}, "command line"),
+        ({}, {"PYTEST_CLAUDE_TIMEOUT": raw}, "env PYTEST_CLAUDE_TIMEOUT"),
+    ):
+        with pytest.raises(SettingsError) as info:
+            resolve(cli=cli, env=env)
+        assert str(info.value) == f"--claude-timeout: invalid value {raw!r} (from {where}): must be > 0"
+
+
+def test_describe_names_option_and_origin() -> None:
+    s = resolve(env={"CLAUDE_BIN": "/b"}, ini={"claude_report": "full"})
+    assert s.describe("bin") == "--claude-bin (from env CLAUDE_BIN)"
+    assert s.describe("report") == "--claude-report (from ini key claude_report)"
+    assert s.describe("sessions_dir") == "--claude-sessions-dir (from default)"
+    assert (
+        resolve(cli={"claude_keep_runs": "3"}).describe("keep_runs")
+        == "--claude-keep-runs (from command line)"
+    )
 
 
 def test_bool_spellings() -> None:
@@ -120,6 +147,11 @@ def test_header_line_shows_sources() -> None:
     assert "report=full (ini)" in line
     assert "bin=/b (env)" in line
     assert "budget=none," in line
+    # What discovery found, next to the setting.
+    assert "bin=/b (not found) (env)" in s.header_line("not found")
+    assert "bin=/opt/claude (default)" not in resolve().header_line("/opt/claude")
+    assert resolve().header_line("/opt/claude").endswith("bin=/opt/claude")
+    assert resolve().header_line("not found").endswith("bin=not found")
 
 
 # --------------------------------------------------------------------------- through pytest
@@ -140,7 +172,7 @@ def test_usage_error_for_bad_cli_value(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     result = pytester.runpytest("-p", "no:cacheprovider", "--claude-report=loud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--claude-report: invalid value 'loud' (from --claude-report)*"])
+    result.stderr.fnmatch_lines(["*--claude-report: invalid value 'loud' (from command line)*"])
 
 
 def test_usage_error_for_bad_env_value(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,7 +181,9 @@ def test_usage_error_for_bad_env_value(pytester: pytest.Pytester, monkeypatch: p
     monkeypatch.setenv("PYTEST_CLAUDE_TIMEOUT", "-3")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--claude-timeout: invalid value '-3' (from $PYTEST_CLAUDE_TIMEOUT)*"])
+    result.stderr.fnmatch_lines(
+        ["*--claude-timeout: invalid value '-3' (from env PYTEST_CLAUDE_TIMEOUT): must be > 0*"]
+    )
 
 
 def test_ini_keys_are_registered_and_header_shows_sources(
@@ -174,7 +208,7 @@ def test_ini_keys_are_registered_and_header_shows_sources(
     result.stdout.fnmatch_lines(
         [
             f"claude-sessions: store={store} (ini), keep=3 (ini), report=none (env), integration=off (ini), "
-            f"timeout=7s (cli), budget=$0.5 (ini), bin=/nonexistent/claude (ini), "
+            f"timeout=7s (cli), budget=$0.5 (ini), bin=/nonexistent/claude (not found) (ini), "
             f"json={pytester.path / 'report.json'} (ini)",
             f"claude-sessions: run={store}/runs/*",
         ]
