@@ -4,12 +4,16 @@ The work lives in the library: ``settings`` (options), ``runs`` (run directories
 summary, junit properties, JSON report), ``budget``, ``assertions`` and ``distributed`` (xdist). Record/replay
 (cassette options, the ``claude_cassette`` marker and fixture) is wired in ``cassette_plugin``, loaded below.
 Hook reference: https://docs.pytest.org/en/stable/reference/reference.html#hooks
+
+Start-up cost matters (every pytest run of a project with the plugin installed pays it, and pytest
+rewrites the asserts of each module of this package it imports): only ``settings`` is imported here;
+everything else is imported inside the hooks and fixtures that need it, and suites that never touch
+Claude get no per-test hook from this module.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import distributed, reporting, runs
-from .errors import SettingsError
-from .settings import OPTION_SPECS, Settings, resolve_settings
+from .settings import OPTION_SPECS, Settings
 
 # Loaded with this plugin and disabled with it (-p no:claude_sessions); its work lives in .cassettes.
 pytest_plugins = ["pytest_claude_sessions.cassette_plugin"]
 
 if TYPE_CHECKING:
-    from . import budget
+    from . import budget, reporting, runs
     from .executor import ClaudeExecutor
     from .manager import SessionManager
     from .stub import MessagesStub
@@ -44,6 +46,17 @@ class _RunState:
     report: reporting.RunReport | None = None  # controller only
     pruned: list[str] = field(default_factory=list)
     json_error: str | None = None
+    search_roots: tuple[str, ...] = ()  # where a project-local CLI is looked for: rootdir, invocation dir
+
+    def ensure_report(self) -> reporting.RunReport:
+        """The controller's run report, made on first use (a run without Claude never imports reporting)."""
+        if self.report is None:
+            from . import reporting
+
+            self.report = reporting.RunReport(
+                self.run_id, str(self.run_dir), settings=self.settings.to_wire()
+            )
+        return self.report
 
 
 @dataclass
@@ -66,13 +79,15 @@ _TEST = pytest.StashKey[_TestState]()
 _MARKERS = (
     "claude_integration: needs the real Claude Code CLI and API credentials; skipped unless enabled with "
     "--claude-integration (ini claude_integration, env PYTEST_CLAUDE_INTEGRATION).",
-    "claude_session(agent=None, expect_continuity=False, cwd=None): the test's session chain; agent= names "
-    "the chain (default: the node id), expect_continuity=True fails the test when its transcripts do not "
-    "continue from step to step, cwd= sets the CLI's working directory.",
+    "claude_session(agent=None, expect_continuity=False, allow_new_sessions=False, cwd=None): the test's "
+    "session chain; agent= names the chain (default: the node id); expect_continuity=True fails the test "
+    "when a step after the first starts a new session or its transcript does not continue the previous "
+    "step (allow_new_sessions=True permits several conversations); cwd= sets the CLI's working directory "
+    "(relative: under the test's tmp_path).",
     "claude_budget(max_cost_usd=None, max_turns=None, max_calls=None): fail the test when its Claude calls "
     "spend more (cost is the sum of per-call costs).",
 )
-_SESSION_KWARGS = frozenset({"agent", "expect_continuity", "cwd"})
+_SESSION_KWARGS = frozenset({"agent", "expect_continuity", "allow_new_sessions", "cwd"})
 
 
 # --------------------------------------------------------------------------- registration
@@ -106,14 +121,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers, resolve the settings and (on the controller) create this run's directory."""
+    from . import distributed
+
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
+    roots = tuple(dict.fromkeys((str(config.rootpath), str(config.invocation_params.dir))))
     payload = distributed.worker_payload(config)
     if payload is not None:
         # A worker: the controller resolved everything; use its absolute paths verbatim.
         settings = Settings.from_wire(payload["settings"])
-        config.stash[_RUN] = _RunState(settings, payload["run_id"], Path(payload["run_dir"]))
+        config.stash[_RUN] = _RunState(
+            settings,
+            payload["run_id"],
+            Path(payload["run_dir"]),
+            search_roots=tuple(payload.get("search_roots", roots)),
+        )
         return
+    from . import runs
+    from .errors import SettingsError
+    from .settings import resolve_settings
+
     try:
         settings = resolve_settings(
             getoption=lambda dest: config.getoption(dest, None),
@@ -125,32 +152,60 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if config.option.collectonly or config.option.help or config.option.version:
-        # Nothing runs: do not create a run directory for --collect-only / --help.
-        state = _RunState(settings, "", settings.sessions_dir / runs.RUNS_DIRNAME / "(not created)")
+    if settings.json_report is not None:
+        from .reporting import json_report_problem
+
+        problem = json_report_problem(settings.json_report)
+        if problem is not None:
+            # Found now, not after a long (and maybe costly) run whose report would then be lost.
+            raise pytest.UsageError(
+                f"{settings.describe('json_report')}: cannot write the JSON report to "
+                f"{settings.json_report}: {problem}"
+            )
+    if _runs_no_tests(config):
+        # Nothing runs: no run directory, no pruning (--collect-only, --help, cassette housekeeping).
+        state = _RunState(
+            settings, "", settings.sessions_dir / runs.RUNS_DIRNAME / "(not created)", search_roots=roots
+        )
         config.stash[_RUN] = state
         return
     try:
         run = runs.create_run(settings.sessions_dir)
     except OSError as exc:
         raise pytest.UsageError(
-            f"--claude-sessions-dir: cannot create a run directory under {settings.sessions_dir} "
-            f"(from {settings.source_of('sessions_dir')}): {exc}"
+            f"{settings.describe('sessions_dir')}: cannot create a run directory under "
+            f"{settings.sessions_dir}: {exc}"
         ) from None
-    state = _RunState(settings, run.run_id, run.path, run=run)
-    state.report = reporting.RunReport(run.run_id, str(run.path), settings=settings.to_wire())
+    state = _RunState(settings, run.run_id, run.path, run=run, search_roots=roots)
     state.pruned = [
         p.name for p in runs.prune_runs(settings.sessions_dir, settings.keep_runs, current=run.path)
     ]
     config.stash[_RUN] = state
     if config.pluginmanager.hasplugin("xdist"):
-        wire = {"settings": settings.to_wire(), "run_id": run.run_id, "run_dir": str(run.path)}
+        wire = {
+            "settings": settings.to_wire(),
+            "run_id": run.run_id,
+            "run_dir": str(run.path),
+            "search_roots": list(roots),
+        }
 
         def node_down(worker: str, error: str) -> None:
-            if state.report is not None:
-                state.report.workers_down.append({"worker": worker, "error": error})
+            state.ensure_report().workers_down.append({"worker": worker, "error": error})
 
         config.pluginmanager.register(distributed.XdistHooks(wire, node_down), "claude_sessions_xdist")
+
+
+def _runs_no_tests(config: pytest.Config) -> bool:
+    """Runs that execute no test: --collect-only, --help, --version, and the cassette housekeeping
+    commands (``--claude-cassettes-unused`` / ``--claude-prune-cassettes``, see cassette_plugin)."""
+    option = config.option
+    return bool(
+        option.collectonly
+        or option.help
+        or option.version
+        or config.getoption("claude_cassettes_unused", False)
+        or config.getoption("claude_prune_cassettes", False)
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -165,7 +220,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(_RUN, None)
     if state is None:
         return []
-    lines = [state.settings.header_line()]
+    lines = [state.settings.header_line(_resolved_bin(state))]
     if state.run is not None:
         lines.append(f"claude-sessions: run={state.run_dir}")
     if state.pruned:
@@ -173,21 +228,37 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def _resolved_bin(state: _RunState) -> str:
+    """The CLI the tests will run, found the way the executor finds it (setting, $CLAUDE_BIN, PATH, then
+    project-local installs under the rootdir and invocation dir), or ``"not found"``. A few stat calls,
+    done once, on the controller, for the header."""
+    from .errors import ClaudeSessionsError
+    from .locate import find_claude_bin
+
+    try:
+        return str(find_claude_bin(state.settings.bin, roots=state.search_roots))
+    except ClaudeSessionsError:
+        return "not found"
+
+
 # --------------------------------------------------------------------------- gating
 
 
-def _integration_missing(settings: Settings) -> list[str]:
+def _integration_missing(state: _RunState) -> list[str]:
+    settings = state.settings
     missing: list[str] = []
     if not settings.integration:
         missing.append("--claude-integration (or ini claude_integration / env PYTEST_CLAUDE_INTEGRATION=1)")
-    if settings.bin:
-        found = Path(settings.bin).is_file() and os.access(settings.bin, os.X_OK)
-        if not found:
-            found = shutil.which(settings.bin) is not None
-        if not found:
-            missing.append(f"the claude CLI at {settings.bin} ({settings.source_of('bin')}): not executable")
-    elif shutil.which("claude") is None:
-        missing.append("the claude CLI (not on PATH; set --claude-bin or $CLAUDE_BIN)")
+    if _resolved_bin(state) == "not found":
+        if settings.bin:
+            missing.append(
+                f"the claude CLI {settings.bin} given by {settings.describe('bin')}: not executable"
+            )
+        else:
+            missing.append(
+                "the claude CLI (not on PATH nor in node_modules/.bin under the rootdir; set --claude-bin "
+                "or $CLAUDE_BIN)"
+            )
     if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         missing.append("an API key ($ANTHROPIC_API_KEY or $ANTHROPIC_AUTH_TOKEN)")
     return missing
@@ -206,7 +277,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 _register_per_test_hooks(config)
     if not marked:
         return
-    missing = _integration_missing(config.stash[_RUN].settings)
+    missing = _integration_missing(config.stash[_RUN])
     if missing:
         skip = pytest.mark.skip(reason="claude_integration needs " + "; ".join(missing))
         for item in marked:
@@ -238,7 +309,9 @@ def _agent_id(item: pytest.Item) -> str:
     name = None
     if group is not None:
         name = group.args[0] if group.args else group.kwargs.get("name")
-    return runs.node_agent_id(item.nodeid, str(name) if name is not None else None)
+    from .runs import node_agent_id
+
+    return node_agent_id(item.nodeid, str(name) if name is not None else None)
 
 
 @pytest.fixture(scope="session")
@@ -291,7 +364,6 @@ def build_executor(request: pytest.FixtureRequest, tracker: SessionTracker, tmp_
     if "claude_api_stub" in request.fixturenames:
         stub: MessagesStub = request.getfixturevalue("claude_api_stub")
         env = stub.env()
-    cwd = _session_marker(request.node).get("cwd")
     guards: list[Any] = []
     if settings.budget_usd is not None:
         from . import budget
@@ -299,13 +371,38 @@ def build_executor(request: pytest.FixtureRequest, tracker: SessionTracker, tmp_
         guards.append(budget.SuiteBudgetGuard(settings.budget_usd, lambda: _run_spend(run.run_dir)))
     return ClaudeExecutor(
         settings.bin,
-        cwd=Path(cwd) if cwd is not None else tmp_path,
+        cwd=_marker_cwd(request.node, tmp_path),
         config_dir=tmp_path / ".claude",
         env=env,
         timeout=settings.timeout,
         tracker=tracker,
         guards=guards,
+        # The test runs in its tmp_path: a CLI installed in the project (node_modules/.bin) is found from
+        # pytest's rootdir and invocation dir.
+        search_paths=run.search_roots,
     )
+
+
+def _marker_cwd(item: pytest.Item, tmp_path: Path) -> Path:
+    """``claude_session(cwd=...)``: absolute as given (it must exist); relative under the test's tmp_path
+    (created there, so a test can name a sub-directory without making it first)."""
+    raw = _session_marker(item).get("cwd")
+    if raw is None:
+        return tmp_path
+    if not isinstance(raw, str | os.PathLike) or not os.fspath(raw).strip():
+        pytest.fail(f"claude_session(cwd=...) must be a non-empty path, got {raw!r}", pytrace=False)
+    path = Path(os.fspath(raw)).expanduser()
+    if not path.is_absolute():
+        path = tmp_path / path
+        if path.resolve().is_relative_to(tmp_path.resolve()):
+            path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        pytest.fail(
+            f"claude_session(cwd={os.fspath(raw)!r}): {path} is not a directory (a relative cwd is taken "
+            "under the test's tmp_path; an absolute one must exist)",
+            pytrace=False,
+        )
+    return path
 
 
 @pytest.fixture
@@ -329,6 +426,8 @@ def claude_transcripts(claude_executor: ClaudeExecutor) -> SessionValidator:
 @pytest.fixture
 def claude_session_history(request: pytest.FixtureRequest) -> runs.SessionHistory:
     """Chains this test node recorded in earlier runs of the store, newest first."""
+    from . import runs
+
     run = request.config.stash[_RUN]
     return runs.SessionHistory(run.settings.sessions_dir, _agent_id(request.node), exclude=run.run_dir)
 
@@ -355,16 +454,20 @@ def _check_after_body(item: pytest.Item, state: _TestState) -> list[str]:
 
     failures: list[str] = []
     steps = _test_steps(state)
-    if _session_marker(item).get("expect_continuity"):
+    marker = _session_marker(item)
+    if marker.get("expect_continuity"):
+        # Without an executor (session_tracker alone) the transcripts are read where the steps say.
         validator = state.executor.validator if state.executor is not None else None
-        reasons = assertions.chain_continuity(steps, validator)
+        reasons = assertions.chain_continuity(
+            steps, validator, allow_new_sessions=bool(marker.get("allow_new_sessions"))
+        )
         state.continuity = {"checked": True, "ok": not reasons, "reason": "; ".join(reasons) or None}
         if reasons:
             failures.append("session chain is not continuous:\n  " + "\n  ".join(reasons))
-    marker = item.get_closest_marker("claude_budget")
-    if marker is not None:
+    budget_marker = item.get_closest_marker("claude_budget")
+    if budget_marker is not None:
         try:
-            limits = budget.BudgetLimits.from_kwargs(marker.kwargs)
+            limits = budget.BudgetLimits.from_kwargs(budget_marker.kwargs)
         except ValueError as exc:
             pytest.fail(str(exc), pytrace=False)
         verdict = budget.check_budget(steps, limits)
@@ -374,9 +477,26 @@ def _check_after_body(item: pytest.Item, state: _TestState) -> list[str]:
     return failures
 
 
+def _failed_calls(state: _TestState) -> list[dict[str, Any]]:
+    """The test's calls that raised (timeout, unknown session, budget guard, no binary...) as report rows.
+
+    A ``check=True`` error result raised too, but it did record a step (with its error): it is counted
+    there, not again here.
+    """
+    if state.executor is None:
+        return []
+    from .reporting import failure_record
+
+    redact = state.tracker.redactor.redact
+    return [failure_record(c.to_dict(), redact) for c in state.executor.failures if c.result is None]
+
+
 def _finish_record(item: pytest.Item, state: _TestState) -> None:
+    from . import reporting
+
     steps = _test_steps(state)
-    if not steps:
+    failed = _failed_calls(state)
+    if not steps and not failed:
         return
     outcome = "passed"
     for when in ("setup", "call"):
@@ -384,7 +504,13 @@ def _finish_record(item: pytest.Item, state: _TestState) -> None:
             outcome = state.outcomes[when]
             break
     record = reporting.build_test_record(
-        item.nodeid, state.agent_id, steps, outcome=outcome, continuity=state.continuity, budget=state.budget
+        item.nodeid,
+        state.agent_id,
+        steps,
+        outcome=outcome,
+        continuity=state.continuity,
+        budget=state.budget,
+        failures=failed,
     )
     state.record = record
     item.user_properties.extend(reporting.junit_properties(record))
@@ -426,9 +552,17 @@ class _PerTestHooks:
             failures = _check_after_body(item, state)
         finally:
             steps = _test_steps(state)
-            if steps:
+            failed = _failed_calls(state)
+            if steps or failed:
+                from . import reporting
+
                 record = reporting.build_test_record(
-                    item.nodeid, state.agent_id, steps, continuity=state.continuity, budget=state.budget
+                    item.nodeid,
+                    state.agent_id,
+                    steps,
+                    continuity=state.continuity,
+                    budget=state.budget,
+                    failures=failed,
                 )
                 item.add_report_section("call", reporting.SECTION_KEY, reporting.section_text(record))
         if failures:
@@ -469,15 +603,15 @@ def pytest_assertrepr_compare(
 class _Collector:
     """Collects per-test records on the controller (or the single process) from the reports."""
 
-    def __init__(self, report: reporting.RunReport) -> None:
-        self.report = report
+    def __init__(self, state: _RunState) -> None:
+        self.state = state
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
             record = getattr(report, "claude_sessions", None)
             if isinstance(record, dict):
-                self.report.add(record)
+                self.state.ensure_report().add(record)
 
 
 _COLLECTOR = "claude_sessions_collector"
@@ -485,24 +619,28 @@ _COLLECTOR = "claude_sessions_collector"
 
 def _register_collector(config: pytest.Config) -> None:
     state = config.stash.get(_RUN, None)
-    if state is not None and state.report is not None and not config.pluginmanager.has_plugin(_COLLECTOR):
-        config.pluginmanager.register(_Collector(state.report), _COLLECTOR)
+    if state is not None and state.run is not None and not config.pluginmanager.has_plugin(_COLLECTOR):
+        config.pluginmanager.register(_Collector(state), _COLLECTOR)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Under xdist the records arrive from workers on their reports: the controller cannot know in advance
     # whether any test will touch Claude, so it listens from the start. A single process registers the
     # collector lazily with the per-test hooks (a suite without Claude then pays no per-report call).
-    if distributed.is_controller(session.config):
+    from .distributed import is_controller
+
+    if is_controller(session.config):
         _register_collector(session.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_RUN, None)
-    if state is None or state.report is None or state.settings.json_report is None:
+    if state is None or state.run is None or state.settings.json_report is None:
         return
+    from .reporting import write_json_report
+
     try:
-        reporting.write_json_report(state.settings.json_report, state.report.to_json())
+        write_json_report(state.settings.json_report, state.ensure_report().to_json())
     except OSError as exc:
         state.json_error = f"could not write the JSON report to {state.settings.json_report}: {exc}"
 
