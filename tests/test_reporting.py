@@ -337,7 +337,9 @@ def test_calls_that_raised_are_rows_errors_and_junit_but_no_steps() -> None:
     assert dict(junit_properties(record))["claude_errors"] == "2"
     text = section_text(record)
     assert "calls that raised (1, no step recorded):" in text
-    assert re.search(rf"resume\s+{SID.format(9)}\s+'use key \[REDACTED[^']*'\s+ClaudeTimeoutError: the claude", text)
+    assert re.search(
+        rf"resume\s+{SID.format(9)}\s+'use key \[REDACTED[^']*'\s+ClaudeTimeoutError: the claude", text
+    )
     # A test whose only call raised still gets a section.
     alone = build_test_record("t.py::y", "t.py::y", [], failures=[{**row, "session_id": None}])
     assert section_text(alone).splitlines()[1] == "(no step recorded)"
