@@ -20,40 +20,20 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _bench_common import LOCAL_CLI, machine
 
-from pytest_claude_sessions.cassettes import CassetteInterceptor  # noqa: E402
-from pytest_claude_sessions.executor import ClaudeExecutor  # noqa: E402
-from pytest_claude_sessions.stub import MessagesStub  # noqa: E402
+from pytest_claude_sessions.cassettes import CassetteInterceptor
+from pytest_claude_sessions.executor import ClaudeExecutor
+from pytest_claude_sessions.stub import MessagesStub
 
-LOCAL_CLI = ROOT / ".claude-cli" / "node_modules" / ".bin" / "claude"
 PROMPT = "my name is Alice"
-
-
-def _machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cpus, "
-        f"load avg {load[0]:.2f}, Python {platform.python_version()}"
-    )
 
 
 def main() -> int:
@@ -141,7 +121,7 @@ def main() -> int:
             shutil.rmtree(leftover, ignore_errors=True)
 
     live_median = statistics.median(timings["live"])
-    print(f"machine: {_machine()} (load avg at start {loads_before[0]:.2f})")
+    print(f"machine: {machine()} (load avg at start {loads_before[0]:.2f})")
     print(
         f"runs per variant: {args.runs}; one new-session call; "
         f"cassettes: json {sizes[('json', True)]:.0f} KB "

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -31,12 +30,12 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from _bench_common import ROOT as REPO_ROOT
+from _bench_common import machine
 
-from pytest_claude_sessions.models import SessionInfo, utcnow  # noqa: E402
-from pytest_claude_sessions.store import SessionStore  # noqa: E402
-from pytest_claude_sessions.tracker import SessionTracker  # noqa: E402
+from pytest_claude_sessions.models import SessionInfo, utcnow
+from pytest_claude_sessions.store import SessionStore
+from pytest_claude_sessions.tracker import SessionTracker
 
 PROMPT = "Summarise the failing test output and propose a fix for the flaky session resume. " * 3
 RESPONSE = "The resume used a stale session id; pass --resume with the id of the previous step. " * 3
@@ -52,18 +51,6 @@ ids = [tracker.update_session(f"s{i % 7}", "prompt", "response").step_id for i i
 end = time.time()
 sys.stdout.write(f"{start} {end}\n" + "\n".join(ids) + "\n")
 """
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
 def window_ms(times: list[float], around: int, width: int) -> float:
