@@ -2,6 +2,9 @@
 
 Cost is always the sum of each call's own ``cost_usd`` (the delta), never the CLI's ``total_cost_usd``,
 which is cumulative over resumes and forks and would count earlier calls again.
+
+PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting; skipping its pass over this module
+keeps start-up cheaper (pytest rewrites every module of a pytest11 package it imports).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 The hooks live on a class registered only when xdist is loaded, each with ``optionalhook=True``, so
 ``-p no:xdist`` raises nothing. Everything sent through ``workerinput`` is JSON-safe (execnet rejects
 ``Path`` and friends and xdist then silently restarts the worker).
+
+PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting; skipping its pass over this module
+keeps start-up cheaper (pytest rewrites every module of a pytest11 package it imports).
 """
 
 from __future__ import annotations

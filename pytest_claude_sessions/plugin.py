@@ -9,6 +9,9 @@ Start-up cost matters (every pytest run of a project with the plugin installed p
 rewrites the asserts of each module of this package it imports): only ``settings`` is imported here;
 everything else is imported inside the hooks and fixtures that need it, and suites that never touch
 Claude get no per-test hook from this module.
+
+PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting; skipping its pass over this module
+keeps start-up cheaper (pytest rewrites every module of a pytest11 package it imports).
 """
 
 from __future__ import annotations
@@ -267,14 +270,19 @@ def _integration_missing(state: _RunState) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``claude_integration`` tests unless enabled, naming everything that is missing."""
     marked: list[pytest.Item] = []
+    inherited: dict[int, frozenset[str]] = {}  # marker names of a parent node and its ancestors
+    session_marked = False
     for item in items:
-        # One walk over each item's markers: this runs for every test of suites that never use Claude.
-        for mark in item.iter_markers():
-            if mark.name == "claude_integration":
-                marked.append(item)
-                break
-            if mark.name == "claude_session":
-                _register_per_test_hooks(config)
+        # This runs for every test of suites that never use Claude: each parent's markers are read once,
+        # then only the item's own (usually none).
+        names = _parent_marker_names(item.parent, inherited)
+        if item.own_markers:
+            names = names | {m.name for m in item.own_markers}
+        if "claude_integration" in names:
+            marked.append(item)
+        if "claude_session" in names and not session_marked:
+            session_marked = True
+            _register_per_test_hooks(config)
     if not marked:
         return
     missing = _integration_missing(config.stash[_RUN])
@@ -282,6 +290,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="claude_integration needs " + "; ".join(missing))
         for item in marked:
             item.add_marker(skip)
+
+
+def _parent_marker_names(
+    node: pytest.Collector | pytest.Item | None, cache: dict[int, frozenset[str]]
+) -> frozenset[str]:
+    if node is None:
+        return frozenset()
+    names = cache.get(id(node))
+    if names is None:
+        names = _parent_marker_names(node.parent, cache) | {m.name for m in node.own_markers}
+        cache[id(node)] = names
+    return names
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -4,6 +4,9 @@ Precedence is command line > environment > ini file > default. Each resolved val
 from, so the report header can say ``store=/x (ini)``. Bad values raise :class:`SettingsError` worded
 the same way for every option and source, e.g. ``--claude-timeout: invalid value '-3' (from env
 PYTEST_CLAUDE_TIMEOUT): must be > 0``; the plugin turns that into ``pytest.UsageError``.
+
+PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting; skipping its pass over this module
+keeps start-up cheaper (pytest rewrites every module of a pytest11 package it imports).
 """
 
 from __future__ import annotations

@@ -236,3 +236,29 @@ def test_cassette_housekeeping_creates_no_run_and_prunes_nothing(
     result = run(pytester, "--claude-keep-runs=1")
     result.assert_outcomes(passed=1)
     assert not runs_dir.exists() or list(runs_dir.iterdir()) == []  # a real run prunes (then discards itself)
+
+
+INHERITED_MARKS_SUITE = """
+import pytest
+
+@pytest.mark.claude_integration
+class TestMarkedClass:
+    def test_a(self):
+        pass
+
+    def test_b(self):
+        pass
+
+def test_unmarked():
+    pass
+"""
+
+
+def test_integration_marker_is_seen_on_classes_and_modules(pytester: pytest.Pytester) -> None:
+    """Markers are read once per parent node: a class's or a module's marker reaches each of its tests."""
+    pytester.makepyfile(test_class=INHERITED_MARKS_SUITE)
+    pytester.makepyfile(
+        test_module="import pytest\npytestmark = pytest.mark.claude_integration\n\ndef test_m(): pass\n"
+    )
+    result = run(pytester, "-p", "no:xdist")
+    result.assert_outcomes(passed=1, skipped=3)
