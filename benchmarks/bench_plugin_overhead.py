@@ -1,7 +1,9 @@
 """Wall-time overhead of the plugin on a suite that does not use Claude (goal: <= 3 %).
 
-Generates 2,000 trivial tests, then runs pytest alternately with the plugin (autoloaded) and with
-``-p no:claude_sessions``, several rounds each, and prints medians and minima side by side with the ratio.
+Generates 2,000 trivial tests, then runs pytest in rotation with the plugin (autoloaded), with the plugin
+but without its record/replay half (``-p no:pytest_claude_sessions.cassette_plugin``: attributes the
+overhead between the two halves), and with ``-p no:claude_sessions``, several rounds each, and prints
+medians and minima side by side with the ratios to the run without the plugin.
 
 It measures two interpreter setups, because pytest rewrites the asserts of every module of a ``pytest11``
 package (this whole package) on import and caches the result as ``.pyc``:
@@ -28,6 +30,12 @@ from pathlib import Path
 
 PER_FILE = 100
 MODES = ("cached", "no-bytecode")
+# name -> extra pytest arguments; the last one is the baseline.
+CONFIGS = {
+    "plugin on": [],
+    "no cassette_plugin": ["-p", "no:pytest_claude_sessions.cassette_plugin"],
+    "-p no:claude_sessions": ["-p", "no:claude_sessions"],
+}
 
 
 def make_suite(root: Path, n_tests: int) -> None:
@@ -49,11 +57,9 @@ def environment(mode: str, pycache: Path) -> dict[str, str]:
     return env
 
 
-def run_once(root: Path, plugin: bool, env: dict[str, str]) -> tuple[float, float]:
+def run_once(root: Path, extra: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds user+sys of the pytest process)."""
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    if not plugin:
-        args += ["-p", "no:claude_sessions"]
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, check=False)
@@ -79,17 +85,17 @@ def machine() -> str:
     return f"{system}, {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}{load}"
 
 
-def measure(root: Path, mode: str, rounds: int, pycache: Path) -> tuple[list[tuple[float, float]], ...]:
+def measure(root: Path, mode: str, rounds: int, pycache: Path) -> dict[str, list[tuple[float, float]]]:
     env = environment(mode, pycache)
-    run_once(root, True, env)  # warm the filesystem cache (and, when cached, the .pyc files)
-    run_once(root, False, env)
-    on: list[tuple[float, float]] = []
-    off: list[tuple[float, float]] = []
+    for extra in CONFIGS.values():
+        run_once(root, extra, env)  # warm the filesystem cache (and, when cached, the .pyc files)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in CONFIGS}
+    names = list(CONFIGS)
     for i in range(rounds):
-        # Alternate the order so drifts in machine load hit both sides equally.
-        for plugin in (True, False) if i % 2 == 0 else (False, True):
-            (on if plugin else off).append(run_once(root, plugin, env))
-    return on, off
+        # Rotate the order so drifts in machine load hit every configuration equally.
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            results[name].append(run_once(root, CONFIGS[name], env))
+    return results
 
 
 def main() -> None:
@@ -106,21 +112,32 @@ def main() -> None:
         root.mkdir()
         make_suite(root, opts.tests)
         for mode in modes:
-            on, off = measure(root, mode, opts.rounds, Path(tmp) / "pycache")
+            results = measure(root, mode, opts.rounds, Path(tmp) / "pycache")
+            base = list(CONFIGS)[-1]
             print(f"\n[{mode}]")
-            print(f"{'':16}{'plugin on':>12}{'-p no:claude_sessions':>24}{'ratio':>9}")
-            for label, idx in (("wall", 0), ("cpu", 1)):
-                son = [r[idx] for r in on]
-                soff = [r[idx] for r in off]
-                for stat_name, stat in (("median", statistics.median), ("min", min)):
-                    a, b = stat(son), stat(soff)
-                    print(f"{label + ' ' + stat_name:16}{a:12.3f}{b:24.3f}{a / b:9.3f}")
-            wall = statistics.median(r[0] for r in on) / statistics.median(r[0] for r in off)
-            cpu = min(r[1] for r in on) / min(r[1] for r in off)
             print(
-                f"overhead [{mode}]: median wall {(wall - 1) * 100:+.1f} %, min cpu {(cpu - 1) * 100:+.1f} %"
-                "  (goal <= +3 %)"
+                f"{'':16}"
+                + "".join(f"{name:>24}" for name in CONFIGS)
+                + "".join(f"{'ratio ' + str(i + 1):>10}" for i in range(len(CONFIGS) - 1))
             )
+            for label, idx in (("wall", 0), ("cpu", 1)):
+                for stat_name, stat in (("median", statistics.median), ("min", min)):
+                    figures = {name: stat([r[idx] for r in results[name]]) for name in CONFIGS}
+                    ratios = [figures[name] / figures[base] for name in list(CONFIGS)[:-1]]
+                    print(
+                        f"{label + ' ' + stat_name:16}"
+                        + "".join(f"{figures[name]:24.3f}" for name in CONFIGS)
+                        + "".join(f"{r:10.3f}" for r in ratios)
+                    )
+            for name in list(CONFIGS)[:-1]:
+                wall = statistics.median(r[0] for r in results[name]) / statistics.median(
+                    r[0] for r in results[base]
+                )
+                cpu = min(r[1] for r in results[name]) / min(r[1] for r in results[base])
+                print(
+                    f"overhead [{mode}] {name}: median wall {(wall - 1) * 100:+.1f} %, "
+                    f"min cpu {(cpu - 1) * 100:+.1f} %  (goal <= +3 %)"
+                )
 
 
 if __name__ == "__main__":
