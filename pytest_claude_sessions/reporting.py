@@ -157,11 +157,22 @@ def format_failures(rows: Sequence[Mapping[str, Any]]) -> str:
                 str(row.get("kind") or "-"),
                 str(row.get("session_id") or "-"),
                 repr(excerpt(row.get("prompt"), 30)),
-                excerpt(row.get("error"), 100),
+                _failure_text(row),
             ]
         )
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table)
+
+
+def _failure_text(row: Mapping[str, Any]) -> str:
+    """The error's first line, and the CLI's last stderr line (often the real cause: "No conversation
+    found with session ID ...") when it printed one."""
+    error = str(row.get("error") or "").strip()
+    text = excerpt(error.splitlines()[0] if error else "-", 90)
+    stderr = [line for line in str(row.get("stderr") or "").splitlines() if line.strip()]
+    if stderr:
+        text += f"; stderr: {excerpt(stderr[-1], 80)}"
+    return text
 
 
 def section_text(record: Mapping[str, Any]) -> str:

@@ -68,6 +68,13 @@ def test_calls_that_raised_are_in_section_summary_json_and_junit(
         ]
     )
     assert re.search(r"\(no step recorded\)\n.*\n.*calls that raised", out)
+    assert re.search(
+        r"^resume .*'are you there\?'  ClaudeProcessError: .*; stderr: No conversation found with "
+        r"session ID: "
+        r"00000000-0000-4000-8000-000000000000$",
+        out,
+        re.M,
+    )
     assert re.search(r"^new\s+-\s+'hang please'\s+ClaudeTimeoutError: .*4s", out, re.M)
     # The summary counts both as errors (nothing else errored), and the JSON report and junit carry them.
     result.stdout.fnmatch_lines(
