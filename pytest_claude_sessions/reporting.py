@@ -236,15 +236,17 @@ class RunReport:
     def totals(self) -> dict[str, Any]:
         records = self.records
         sessions = {sid for r in records for sid in r["session_ids"]}
+        # Each part summed on its own: live as total minus replayed can come out as -0.0 (float error).
         replayed = sum(s["cost_usd"] or 0.0 for r in records for s in r["steps"] if s.get("replayed"))
+        live = sum(s["cost_usd"] or 0.0 for r in records for s in r["steps"] if not s.get("replayed"))
         total = sum(r["cost_usd"] for r in records)
         return {
             "tests": len(records),
             "calls": sum(r["calls"] for r in records),
             "sessions": len(sessions),
             "cost_usd": round(total, 10),
-            "cost_live_usd": round(total - replayed, 10),
-            "cost_replayed_usd": round(float(replayed), 10),
+            "cost_live_usd": round(float(live), 10) + 0.0,  # + 0.0 turns a -0.0 into 0.0
+            "cost_replayed_usd": round(float(replayed), 10) + 0.0,
             "replayed_calls": sum(1 for r in records for s in r["steps"] if s.get("replayed")),
             "turns": sum(r["turns"] for r in records),
             "errors": sum(r["errors"] for r in records),

@@ -367,6 +367,15 @@ def test_summary_splits_live_and_replayed_cost() -> None:
         1,
     )
     assert "total cost $0.7500 ($0.2500 live, $0.5000 replayed)," in report.summary_lines("summary")[0]
+    # Everything replayed: live is exactly $0 (not total minus replayed, which float error makes -0.0).
+    only = RunReport("r", "/d")
+    only.add(build_test_record("c.py::t", "c.py::t", [relabel_replayed(0.1, 1), relabel_replayed(0.2, 2)]))
+    assert only.totals()["cost_live_usd"] == 0.0
+    assert "($0.0000 live, $0.3000 replayed)" in only.summary_lines("summary")[0]
+
+
+def relabel_replayed(cost: float, n: int) -> SessionInfo:
+    return step(n, 3, "new" if n == 1 else "resume", cost_usd=cost, metadata={"replayed": True})
 
 
 def test_json_report_problems_are_found_before_the_run(tmp_path: Path) -> None:
