@@ -146,25 +146,31 @@ class SessionTracker:
 
     # ----------------------------------------------------------------- continuity (from the transcripts)
 
-    def continuity(self, validator: SessionValidator | None = None) -> list[str]:
-        """Why this agent's chain is not one continuous conversation, judged from the CLI's transcripts
-        (``validator``, default: ``SessionValidator()`` on ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``).
+    def continuity(
+        self, validator: SessionValidator | None = None, *, allow_new_sessions: bool = False
+    ) -> list[str]:
+        """Why this agent's chain is not one continuous conversation, judged from the CLI's transcripts.
 
-        Empty when every step continues the one before it (a resume appended to the previous leaf, a fork
-        copied it, only ``new`` steps start fresh). An agent without steps is not continuous: the reason
-        says so. Each step needs ``metadata["leaf_uuid"]`` (the executor records it) for a strict check.
+        ``validator`` defaults to the config dir the steps recorded their transcripts in (then
+        ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``). Empty when every step after the first continues the chain
+        (a resume appended to the previous leaf, a fork copied it). A ``new`` step after the first is a
+        break (a forgotten ``--resume``) unless ``allow_new_sessions``. An agent without steps is not
+        continuous: the reason says so. Each step needs ``metadata["leaf_uuid"]`` (the executor records it)
+        for a strict check.
         """
         from .assertions import chain_continuity  # lazy: keeps the tracker import light
 
-        return chain_continuity(self.session_chain, validator)
+        return chain_continuity(self.session_chain, validator, allow_new_sessions=allow_new_sessions)
 
-    def assert_continuous(self, validator: SessionValidator | None = None) -> None:
+    def assert_continuous(
+        self, validator: SessionValidator | None = None, *, allow_new_sessions: bool = False
+    ) -> None:
         """Raise ``AssertionError`` with the reasons and the chain as a table unless :meth:`continuity` is
         empty."""
         __tracebackhide__ = True
         from .assertions import assert_chain_continuous
 
-        assert_chain_continuous(self, validator)
+        assert_chain_continuous(self, validator, allow_new_sessions=allow_new_sessions)
 
     # ----------------------------------------------------------------- writing
 
