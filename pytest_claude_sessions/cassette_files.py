@@ -3,6 +3,8 @@
 A cassette is one JSON file per test node. Writes go temp file → fsync → ``os.replace`` under a file lock
 (filelock), so concurrent runs and xdist workers never leave a torn or interleaved file. A
 file that cannot be parsed is an error naming it; it is never silently re-recorded over.
+
+PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skipping it keeps imports cheap).
 """
 
 from __future__ import annotations

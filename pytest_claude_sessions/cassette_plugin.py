@@ -10,6 +10,13 @@ Record mode precedence: ``--claude-record-mode`` > ``$PYTEST_CLAUDE_RECORD_MODE`
 > ini ``claude_record_mode`` > ``none``. The command line beats the marker so that the command a miss
 prints (``pytest '<node id>' --claude-record-mode=once``) always records. The report header says where the
 run's mode came from; each test's "claude cassette" section says its own (``marker`` when the marker won).
+
+Start-up cost matters (every run of a project with the plugin installed pays it): only the mode names
+(:mod:`.cassette_modes`) are imported here; the record/replay modules are imported by the hooks and the
+fixture that need them, and the per-test hooks are registered by the ``claude_cassette`` fixture, so a
+suite that never uses a cassette gets no per-test hook from this module.
+
+PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting.
 """
 
 from __future__ import annotations
@@ -23,17 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cassette_files import (
-    CASSETTES_DIRNAME,
-    default_cassette_path,
-    find_unused_cassettes,
-    prune_cassettes,
-)
-from .cassettes import RECORD_MODES, CassetteInterceptor, CassetteReport, RecordMode, parse_record_mode
-from .matching import normalize_match_on
-from .redact import Redactor
+from .cassette_modes import RECORD_MODES, RecordMode, parse_record_mode
 
 if TYPE_CHECKING:
+    from .cassettes import CassetteInterceptor, CassetteReport
     from .executor import ClaudeExecutor
 
 __all__ = [
@@ -88,8 +88,9 @@ class CassetteSettings:
 
 _SETTINGS = pytest.StashKey[CassetteSettings]()
 _OUTCOMES = pytest.StashKey[dict[str, str]]()
-_REPORT_KEY = pytest.StashKey[CassetteReport]()
+_REPORT_KEY = pytest.StashKey["CassetteReport"]()
 _SOURCE_KEY = pytest.StashKey[str]()
+_RUN_PLUGIN = "claude_sessions_cassettes"
 _SOURCE_TEXT = {
     "cli": "--claude-record-mode",
     "env": f"${MODE_ENV}",
@@ -231,7 +232,7 @@ def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
         record_args.append(f"--rootdir={config.option.rootdir}")
     redact = tuple(str(p) for p in config.getini("claude_cassette_redact"))
     try:  # compiled once here: a bad pattern is a start-up error, not an error in every test
-        Redactor(redact)
+        _check_redact_patterns(redact)
     except ValueError as exc:
         raise pytest.UsageError(
             f"invalid {_ini_where(config, 'claude_cassette_redact')}: {exc} (one regex per line)"
@@ -249,6 +250,14 @@ def resolve_cassette_settings(config: pytest.Config) -> CassetteSettings:
         record_args=tuple(record_args),
         all_from_cli=cli_all,
     )
+
+
+def _check_redact_patterns(patterns: tuple[str, ...]) -> None:
+    """Compile ``patterns`` as a ``Redactor`` would; raises its ``ValueError`` (imported only if any)."""
+    if patterns:
+        from .redact import Redactor
+
+        Redactor(patterns)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -325,6 +334,9 @@ def cassette_path_for(item: pytest.Item, settings: CassetteSettings) -> Path:
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise MarkerError(f"{item.nodeid}: claude_cassette(name=...) must be a non-empty string")
+    from .cassette_files import default_cassette_path
+    from .redact import Redactor
+
     # a secret in a parametrize id must not end up in a committed file name
     test_name = Redactor(settings.redact).redact(cassette_test_name(item))
     return default_cassette_path(module, test_name, cassette_dir=directory, name=name)
@@ -349,6 +361,9 @@ def record_mode_for(item: pytest.Item, settings: CassetteSettings) -> tuple[Reco
 
 def build_cassette(item: pytest.Item, settings: CassetteSettings) -> CassetteInterceptor:
     """The cassette of ``item`` per its marker and the run's settings; raises ``ValueError`` on bad args."""
+    from .cassettes import CassetteInterceptor
+    from .matching import normalize_match_on
+
     kwargs = _marker_kwargs(item) or {}
     mode, source = record_mode_for(item, settings)
     item.stash[_SOURCE_KEY] = source
@@ -400,6 +415,7 @@ def claude_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteIntercep
     """
     __tracebackhide__ = True
     item = request.node
+    _register_per_test_hooks(request.config)  # before the setup report: it records that outcome too
     try:
         interceptor = build_cassette(item, request.config.stash[_SETTINGS])
     except (MarkerError, ValueError) as exc:
@@ -454,16 +470,68 @@ def pytest_claude_sessions_executor(executor: ClaudeExecutor, request: pytest.Fi
         executor.interceptor = request.getfixturevalue("claude_cassette")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    rep = yield
-    outcomes = item.stash.get(_OUTCOMES, None)
-    if outcomes is not None:
-        outcomes[rep.when] = rep.outcome
-    report = item.stash.get(_REPORT_KEY, None)
-    if rep.when == "teardown" and report is not None:
-        rep.claude_cassette = {**report.to_dict(), "nodeid": item.nodeid}  # JSON-safe: crosses xdist
-    return rep
+_PER_TEST_HOOKS = "claude_sessions_cassettes_per_test"
+_COLLECTOR = "claude_sessions_cassettes_collector"
+_LISTER = "claude_sessions_cassettes_lister"
+
+
+def _register_per_test_hooks(config: pytest.Config) -> None:
+    """Register the per-test hooks on first use of a cassette (suites without one pay nothing per test).
+
+    In a single process (and in an xdist worker) the collector of cassette reports comes with them: the
+    reports only come from these hooks. An xdist controller registers its collector at session start.
+    """
+    manager = config.pluginmanager
+    if not manager.has_plugin(_PER_TEST_HOOKS):
+        manager.register(_PerTestHooks(), _PER_TEST_HOOKS)
+        _register_collector(config)
+
+
+class _PerTestHooks:
+    """Per-test hook: each phase's outcome for the fixture's teardown, the cassette on the teardown report."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        rep = yield
+        outcomes = item.stash.get(_OUTCOMES, None)
+        if outcomes is not None:
+            outcomes[rep.when] = rep.outcome
+        report = item.stash.get(_REPORT_KEY, None)
+        if rep.when == "teardown" and report is not None:
+            rep.claude_cassette = {**report.to_dict(), "nodeid": item.nodeid}  # JSON-safe: crosses xdist
+        return rep
+
+
+class _Collector:
+    """Collects the cassette reports of the teardown reports (controller or single process)."""
+
+    def __init__(self, run: _CassetteRun) -> None:
+        self.run = run
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "claude_cassette", None)
+        if report.when == "teardown" and isinstance(data, dict):
+            self.run.reports.append(data)
+
+
+def _register_collector(config: pytest.Config) -> None:
+    run = config.pluginmanager.get_plugin(_RUN_PLUGIN)
+    if isinstance(run, _CassetteRun) and not config.pluginmanager.has_plugin(_COLLECTOR):
+        config.pluginmanager.register(_Collector(run), _COLLECTOR)
+
+
+class _Lister:
+    """Keeps every collected item, before -k/-m deselection (registered only to list/prune cassettes)."""
+
+    def __init__(self, run: _CassetteRun) -> None:
+        self.run = run
+
+    @pytest.hookimpl
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        self.run.collected.append(item)
 
 
 # --------------------------------------------------------------------------- run-wide: summary and unused
@@ -483,11 +551,6 @@ class _CassetteRun:
 
     # ---------------------------------------------------------------- unused cassettes
     @pytest.hookimpl
-    def pytest_itemcollected(self, item: pytest.Item) -> None:
-        if self.lister:  # every collected item, before -k/-m deselection
-            self.collected.append(item)
-
-    @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not self.lister:
             return
@@ -501,11 +564,22 @@ class _CassetteRun:
         except MarkerError as exc:
             raise pytest.UsageError(str(exc)) from None
         if self.settings.prune_unused:
+            from .cassette_files import prune_cassettes
+
             self.pruned = prune_cassettes(self.unused)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         return True if self.lister else None  # list/prune only: run no test
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Under xdist the cassette reports arrive from the workers: the controller cannot know in advance
+        # whether any test uses a cassette, so it listens from the start.
+        from .distributed import is_controller
+
+        if is_controller(self.config):
+            _register_collector(self.config)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -513,11 +587,6 @@ class _CassetteRun:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     # ---------------------------------------------------------------- summary
-    @pytest.hookimpl
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "claude_cassette", None)
-        if report.when == "teardown" and isinstance(data, dict):
-            self.reports.append(data)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -573,6 +642,8 @@ def unused_cassettes(items: list[pytest.Item], settings: CassetteSettings) -> li
     (``cassettes/<stem>/``, or ``<cassette dir>/<module path>/``) whose test module no longer exists. A
     module that was not collected (not in the paths given to pytest) is left alone.
     """
+    from .cassette_files import CASSETTES_DIRNAME, find_unused_cassettes
+
     used: set[Path] = set()
     roots: set[Path] = set()
     module_dirs: set[Path] = set()
@@ -627,4 +698,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 "directories or files, not node ids (the other tests' cassettes would look unused)"
             )
     config.stash[_SETTINGS] = settings
-    config.pluginmanager.register(_CassetteRun(config, settings), "claude_sessions_cassettes")
+    run = _CassetteRun(config, settings)
+    config.pluginmanager.register(run, _RUN_PLUGIN)
+    if run.lister:
+        config.pluginmanager.register(_Lister(run), _LISTER)

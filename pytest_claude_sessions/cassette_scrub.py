@@ -5,6 +5,8 @@ literal API keys from the environment, the :class:`~pytest_claude_sessions.redac
 patterns are replaced by markers (for good), then the home, cwd, config-dir and temp paths (raw, realpath and
 the CLI's slug-encoded project-dir form) become ``{{PCS_…}}`` placeholders. On replay the placeholders are
 restored with the *current* call's paths, so replayed transcripts land where the validator looks.
+
+PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skipping it keeps imports cheap).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ the chain, every prompt and answer intact. ``slim=False`` keeps every record byt
 
 Under replay nothing reaches the CLI or the API: a stub the test started gets no request.
 :attr:`CassetteInterceptor.replaying` (and each result's ``replayed``) tells a test which case it is in.
+
+PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skipping it keeps imports cheap).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from .cassette_files import (
     CASSETTE_FORMAT,
@@ -47,6 +49,7 @@ from .cassette_files import (
     dump_cassette,
     load_cassette_data,
 )
+from .cassette_modes import RECORD_MODES, RecordMode, parse_record_mode
 from .cassette_scrub import SECRET_ENV_VARS, CallScrubber, CassetteScrubber
 from .errors import (
     CassetteError,
@@ -86,18 +89,6 @@ __all__ = [
     "parse_record_mode",
     "use_cassette",
 ]
-
-RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
-RECORD_MODES: tuple[str, ...] = get_args(RecordMode)
-
-
-def parse_record_mode(value: object, *, where: str = "record mode") -> RecordMode:
-    """``value`` as a :data:`RecordMode`; raises ``ValueError`` naming ``where`` and the valid modes."""
-    text = str(value).strip().lower().replace("-", "_") if value is not None else ""
-    for mode in get_args(RecordMode):
-        if text == mode:
-            return mode  # type: ignore[no-any-return]
-    raise ValueError(f"invalid {where} {value!r}; use one of: {', '.join(RECORD_MODES)}")
 
 
 @dataclass

@@ -3,6 +3,8 @@
 By default a call matches the next unused interaction of its test (order) with the same kind, prompt, output
 format, session linkage and behaviour-changing flags. A mismatch is reported as a unified diff of the two
 requests, so a changed prompt never replays green against a stale cassette.
+
+PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skipping it keeps imports cheap).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Before a recorded call we note the size of every ``*.jsonl`` under ``projects/``; afterwards the new files and
 the appended tails are the call's records (the CLI only ever appends, and a fork writes a new file).
+
+PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skipping it keeps imports cheap).
 """
 
 from __future__ import annotations

@@ -704,3 +704,46 @@ def test_unused_cassettes_in_a_cassette_dir(
     listed.stdout.fnmatch_lines(["*2 unused cassette(s) (delete with --claude-prune-cassettes)*"])
     assert str(files["stale"]) in out and str(files["orphan"]) in out
     assert str(files["used"]) not in out and str(files["deep"]) not in out
+
+
+PROBE_CONFTEST = """
+import sys
+
+def pytest_terminal_summary(terminalreporter, config):
+    loaded = sorted(
+        name.rsplit(".", 1)[1] for name in sys.modules
+        if name.split(".")[-1] in ("cassettes", "cassette_files", "cassette_scrub", "matching", "redact")
+        and name.startswith("pytest_claude_sessions.")
+    )
+    hooks = [name for name in ("claude_sessions_cassettes_per_test", "claude_sessions_cassettes_collector")
+             if config.pluginmanager.has_plugin(name)]
+    terminalreporter.write_line(f"probe: modules={loaded} hooks={hooks}")
+"""
+
+
+def test_a_suite_without_cassettes_imports_and_registers_nothing_per_test(
+    pytester: pytest.Pytester, no_cli: str
+) -> None:
+    pytester.makeconftest(PROBE_CONFTEST)
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    plain = pytester.runpytest_subprocess(no_cli, "-p", "no:randomly")
+    plain.assert_outcomes(passed=1)
+    assert "probe: modules=[] hooks=[]" in plain.outlines
+    plain.stdout.no_fnmatch_line("*claude cassettes*")
+
+    # the fixture registers the per-test hooks before its setup report: the test's cassette is reported
+    pytester.makepyfile(test_uses="def test_uses(claude_cassette):\n    pass\n")
+    mixed = pytester.runpytest_subprocess(no_cli, "-p", "no:randomly", "-rA")
+    mixed.assert_outcomes(passed=2)
+    mixed.stdout.fnmatch_lines(
+        [
+            "*claude cassette*",
+            "mode: none (from the default); replayed 0 call(s), recorded 0",
+            "*mode none: 1 test(s) with cassettes, 0 call(s) replayed, 0 recorded, 0 cassette(s) saved*",
+        ]
+    )
+    probe = next(line for line in mixed.outlines if line.startswith("probe: "))
+    assert "'cassettes'" in probe and "'matching'" in probe, probe
+    assert probe.endswith(
+        "hooks=['claude_sessions_cassettes_per_test', 'claude_sessions_cassettes_collector']"
+    )
