@@ -30,7 +30,6 @@ def test_quick_start_passes_as_written(pytester: pytest.Pytester, claude_bin: Pa
         [
             "*Captured claude sessions call*",
             "*continuity: ok*",
-            "*1 test, 3 calls, 2 distinct sessions*",
-            "*0 continuity failures, 0 budget failures*",
+            "*1 test, 3 calls, 2 distinct sessions*, 0 continuity failures, 0 budget failures*",
         ]
     )
