@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _bench_common import machine
 
 PER_FILE = 100
 MODES = ("cached", "no-bytecode")
@@ -69,20 +70,6 @@ def run_once(root: Path, extra: list[str], env: dict[str, str]) -> tuple[float, 
     if proc.returncode != 0:
         raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return elapsed, cpu
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}"
-    load = f", load average {os.getloadavg()[0]:.2f} at start" if hasattr(os, "getloadavg") else ""
-    return f"{system}, {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}{load}"
 
 
 def measure(root: Path, mode: str, rounds: int, pycache: Path) -> dict[str, list[tuple[float, float]]]:
