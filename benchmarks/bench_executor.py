@@ -25,9 +25,9 @@ from pathlib import Path
 
 from _bench_common import add_claude_bin_option, alternating, machine, missing_claude_bin, summary
 
-from pytest_claude_sessions.executor import ClaudeExecutor
-from pytest_claude_sessions.stub import MessagesStub
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.executor.executor import ClaudeExecutor
+from pytest_claude_sessions.store.tracker import SessionTracker
+from pytest_claude_sessions.stub.server import MessagesStub
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Wall-time overhead of the plugin on a suite that does not use Claude (goal: <= 3 %).
 
 Generates 2,000 trivial tests, then runs pytest in rotation with the plugin (autoloaded), with the plugin
-but without its record/replay half (``-p no:pytest_claude_sessions.cassette_plugin``: attributes the
+but without its record/replay half (``-p no:pytest_claude_sessions.plugin.cassettes``: attributes the
 overhead between the two halves), and with ``-p no:claude_sessions``, several rounds each, and prints
 medians and minima side by side with the ratios to the run without the plugin.
 
@@ -34,7 +34,7 @@ MODES = ("cached", "no-bytecode")
 # name -> extra pytest arguments; the last one is the baseline.
 CONFIGS = {
     "plugin on": [],
-    "no cassette_plugin": ["-p", "no:pytest_claude_sessions.cassette_plugin"],
+    "no cassette_plugin": ["-p", "no:pytest_claude_sessions.plugin.cassettes"],
     "-p no:claude_sessions": ["-p", "no:claude_sessions"],
 }
 

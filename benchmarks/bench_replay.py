@@ -29,9 +29,9 @@ from pathlib import Path
 
 from _bench_common import LOCAL_CLI, machine
 
-from pytest_claude_sessions.cassettes import CassetteInterceptor
-from pytest_claude_sessions.executor import ClaudeExecutor
-from pytest_claude_sessions.stub import MessagesStub
+from pytest_claude_sessions.cassettes.recorder import CassetteInterceptor
+from pytest_claude_sessions.executor.executor import ClaudeExecutor
+from pytest_claude_sessions.stub.server import MessagesStub
 
 PROMPT = "my name is Alice"
 

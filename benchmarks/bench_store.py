@@ -34,8 +34,8 @@ from _bench_common import ROOT as REPO_ROOT
 from _bench_common import machine
 
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store import SessionStore
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.journal import SessionStore
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 PROMPT = "Summarise the failing test output and propose a fix for the flaky session resume. " * 3
 RESPONSE = "The resume used a stale session id; pass --resume with the id of the previous step. " * 3
@@ -43,7 +43,7 @@ RESPONSE = "The resume used a stale session id; pass --resume with the id of the
 WORKER = r"""
 import sys, time, warnings
 warnings.simplefilter("ignore")
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.tracker import SessionTracker
 directory, n, fsync = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 tracker = SessionTracker("contended", directory, fsync=fsync)
 start = time.time()
@@ -129,7 +129,7 @@ def contended(directory: Path, procs: int, per_proc: int, fsync: bool) -> tuple[
 # parent across fork/exec, which would report the benchmark's own peak.
 LOADER = r"""
 import sys, time
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.tracker import SessionTracker
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from _bench_common import machine, percentile, timed
 
-from pytest_claude_sessions.stub import MessagesStub
+from pytest_claude_sessions.stub.server import MessagesStub
 
 CLI_CALL_SECONDS = 0.45  # one `claude -p` against the stub (reference §10), for scale
 

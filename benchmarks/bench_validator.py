@@ -38,7 +38,7 @@ CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 task, config, sid, prev_leaf = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-from pytest_claude_sessions.transcripts import SessionValidator
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 v = SessionValidator(config)
 path = v.find_transcript(sid)
 out = {}

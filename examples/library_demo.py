@@ -11,9 +11,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from pytest_claude_sessions.manager import SessionManager
-from pytest_claude_sessions.monitor import SessionMonitor
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.manager import SessionManager
+from pytest_claude_sessions.store.monitor import SessionMonitor
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 
 def sid() -> str:

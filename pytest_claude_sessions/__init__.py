@@ -11,10 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .arguments import (
-        CallOptions,
+    from pytest_claude_sessions.assertions.budget import (
+        BudgetLimits,
+        Spend,
+        SuiteBudgetGuard,
+        check_budget,
     )
-    from .assertions import (
+    from pytest_claude_sessions.assertions.continuity import (
         assert_chain_continuous,
         assert_forked,
         assert_no_shared_sessions,
@@ -24,22 +27,16 @@ if TYPE_CHECKING:
         format_chain,
         shared_sessions,
     )
-    from .budget import (
-        BudgetLimits,
-        Spend,
-        SuiteBudgetGuard,
-        check_budget,
-    )
-    from .cassette_files import (
+    from pytest_claude_sessions.cassettes.files import (
         find_unused_cassettes,
         prune_cassettes,
     )
-    from .cassettes import (
+    from pytest_claude_sessions.cassettes.recorder import (
         CassetteInterceptor,
         CassetteReport,
         use_cassette,
     )
-    from .errors import (
+    from pytest_claude_sessions.errors import (
         BudgetExceededError,
         CassetteCorruptError,
         CassetteError,
@@ -68,7 +65,7 @@ if TYPE_CHECKING:
         StubTimeoutError,
         TranscriptError,
     )
-    from .executor import (
+    from pytest_claude_sessions.executor.executor import (
         CallInterceptor,
         CallRecord,
         ClaudeExecutor,
@@ -76,36 +73,43 @@ if TYPE_CHECKING:
         Guard,
         StreamEvent,
     )
-    from .locate import (
+    from pytest_claude_sessions.executor.locate import (
         find_claude_bin,
     )
-    from .manager import (
-        SessionManager,
+    from pytest_claude_sessions.executor.options import (
+        CallOptions,
     )
-    from .models import (
+    from pytest_claude_sessions.models import (
         ClaudeResult,
         CliCall,
         CliOutcome,
         SessionInfo,
         StepKind,
     )
-    from .monitor import (
+    from pytest_claude_sessions.redact import (
+        RedactionRule,
+        Redactor,
+    )
+    from pytest_claude_sessions.store.journal import (
+        SessionStore,
+    )
+    from pytest_claude_sessions.store.manager import (
+        SessionManager,
+    )
+    from pytest_claude_sessions.store.monitor import (
         HealthCheck,
         HealthReport,
         SessionMonitor,
     )
-    from .redact import (
-        RedactionRule,
-        Redactor,
-    )
-    from .runs import (
+    from pytest_claude_sessions.store.runs import (
         SessionHistory,
         session_history,
     )
-    from .store import (
-        SessionStore,
+    from pytest_claude_sessions.store.tracker import (
+        SessionTracker,
+        default_persistence_dir,
     )
-    from .stub import (
+    from pytest_claude_sessions.stub.server import (
         ChatMessage,
         Conversation,
         Delay,
@@ -120,11 +124,7 @@ if TYPE_CHECKING:
         ToolUse,
         default_reply,
     )
-    from .tracker import (
-        SessionTracker,
-        default_persistence_dir,
-    )
-    from .transcripts import (
+    from pytest_claude_sessions.transcripts.validator import (
         ContinuityVerdict,
         SessionValidator,
         default_config_dir,
@@ -137,22 +137,22 @@ __version__ = "0.1.0"
 # public name -> the submodule that defines it
 _EXPORTS: dict[str, str] = {
     "BudgetExceededError": "errors",
-    "BudgetLimits": "budget",
-    "CallInterceptor": "executor",
-    "CallOptions": "arguments",
-    "CallRecord": "executor",
+    "BudgetLimits": "assertions.budget",
+    "CallInterceptor": "executor.executor",
+    "CallOptions": "executor.options",
+    "CallRecord": "executor.executor",
     "CassetteCorruptError": "errors",
     "CassetteError": "errors",
-    "CassetteInterceptor": "cassettes",
+    "CassetteInterceptor": "cassettes.recorder",
     "CassetteLockError": "errors",
     "CassetteMismatchError": "errors",
     "CassetteMissError": "errors",
-    "CassetteReport": "cassettes",
+    "CassetteReport": "cassettes.recorder",
     "CassetteUnusedError": "errors",
     "CassetteVersionWarning": "errors",
-    "ChatMessage": "stub",
+    "ChatMessage": "stub.server",
     "ClaudeEmptyOutputError": "errors",
-    "ClaudeExecutor": "executor",
+    "ClaudeExecutor": "executor.executor",
     "ClaudeNotFoundError": "errors",
     "ClaudeProcessError": "errors",
     "ClaudeResult": "models",
@@ -161,67 +161,67 @@ _EXPORTS: dict[str, str] = {
     "ClaudeTimeoutError": "errors",
     "CliCall": "models",
     "CliOutcome": "models",
-    "ContinuityVerdict": "transcripts",
-    "Conversation": "stub",
-    "Delay": "stub",
-    "DropStream": "stub",
+    "ContinuityVerdict": "transcripts.validator",
+    "Conversation": "stub.server",
+    "Delay": "stub.server",
+    "DropStream": "stub.server",
     "ExecutorError": "errors",
     "ExecutorUsageError": "errors",
     "ExportFormatError": "errors",
-    "FollowUpOptions": "executor",
-    "Guard": "executor",
-    "HealthCheck": "monitor",
-    "HealthReport": "monitor",
-    "HttpError": "stub",
+    "FollowUpOptions": "executor.executor",
+    "Guard": "executor.executor",
+    "HealthCheck": "store.monitor",
+    "HealthReport": "store.monitor",
+    "HttpError": "stub.server",
     "InvalidSessionIdError": "errors",
     "LockTimeoutError": "errors",
-    "MessagesStub": "stub",
-    "RecordedRequest": "stub",
+    "MessagesStub": "stub.server",
+    "RecordedRequest": "stub.server",
     "RedactionRule": "redact",
     "Redactor": "redact",
-    "Reply": "stub",
-    "SessionHistory": "runs",
+    "Reply": "stub.server",
+    "SessionHistory": "store.runs",
     "SessionInfo": "models",
-    "SessionManager": "manager",
-    "SessionMonitor": "monitor",
+    "SessionManager": "store.manager",
+    "SessionMonitor": "store.monitor",
     "SessionNotFoundError": "errors",
-    "SessionStore": "store",
-    "SessionTracker": "tracker",
-    "SessionValidator": "transcripts",
+    "SessionStore": "store.journal",
+    "SessionTracker": "store.tracker",
+    "SessionValidator": "transcripts.validator",
     "SettingsError": "errors",
-    "Spend": "budget",
-    "SseError": "stub",
-    "Stall": "stub",
+    "Spend": "assertions.budget",
+    "SseError": "stub.server",
+    "Stall": "stub.server",
     "StepKind": "models",
     "StoreCorruptionError": "errors",
     "StoreError": "errors",
     "StoreWarning": "errors",
-    "StreamEvent": "executor",
+    "StreamEvent": "executor.executor",
     "StubError": "errors",
     "StubTimeoutError": "errors",
-    "SuiteBudgetGuard": "budget",
-    "Text": "stub",
-    "ToolUse": "stub",
+    "SuiteBudgetGuard": "assertions.budget",
+    "Text": "stub.server",
+    "ToolUse": "stub.server",
     "TranscriptError": "errors",
-    "assert_chain_continuous": "assertions",
-    "assert_forked": "assertions",
-    "assert_no_shared_sessions": "assertions",
-    "assert_resumed": "assertions",
-    "assert_within_budget": "assertions",
-    "chain_continuity": "assertions",
-    "check_budget": "budget",
-    "default_config_dir": "transcripts",
-    "default_persistence_dir": "tracker",
-    "default_reply": "stub",
-    "find_claude_bin": "locate",
-    "find_unused_cassettes": "cassette_files",
-    "format_chain": "assertions",
-    "is_session_id": "transcripts",
-    "project_dir_name": "transcripts",
-    "prune_cassettes": "cassette_files",
-    "session_history": "runs",
-    "shared_sessions": "assertions",
-    "use_cassette": "cassettes",
+    "assert_chain_continuous": "assertions.continuity",
+    "assert_forked": "assertions.continuity",
+    "assert_no_shared_sessions": "assertions.continuity",
+    "assert_resumed": "assertions.continuity",
+    "assert_within_budget": "assertions.continuity",
+    "chain_continuity": "assertions.continuity",
+    "check_budget": "assertions.budget",
+    "default_config_dir": "transcripts.validator",
+    "default_persistence_dir": "store.tracker",
+    "default_reply": "stub.server",
+    "find_claude_bin": "executor.locate",
+    "find_unused_cassettes": "cassettes.files",
+    "format_chain": "assertions.continuity",
+    "is_session_id": "transcripts.validator",
+    "project_dir_name": "transcripts.validator",
+    "prune_cassettes": "cassettes.files",
+    "session_history": "store.runs",
+    "shared_sessions": "assertions.continuity",
+    "use_cassette": "cassettes.recorder",
 }
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.stub import MessagesStub
+    from pytest_claude_sessions.stub.server import MessagesStub
 
 pytest_plugins = ["pytester"]
 
@@ -63,7 +63,7 @@ def claude_bin() -> Path:
 @pytest.fixture
 def api_stub() -> Iterator[MessagesStub]:
     """A fresh loopback Messages API stub for one test."""
-    from pytest_claude_sessions.stub import MessagesStub
+    from pytest_claude_sessions.stub.server import MessagesStub
 
     with MessagesStub() as stub:
         yield stub

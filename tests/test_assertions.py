@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_claude_sessions.assertions import (
+from pytest_claude_sessions.assertions.continuity import (
     assert_chain_continuous,
     assert_forked,
     assert_no_shared_sessions,
@@ -21,11 +21,11 @@ from pytest_claude_sessions.assertions import (
     recorded_config_dir,
     shared_sessions,
 )
-from pytest_claude_sessions.executor import ClaudeExecutor
+from pytest_claude_sessions.executor.executor import ClaudeExecutor
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.stub import MessagesStub
-from pytest_claude_sessions.tracker import SessionTracker
-from pytest_claude_sessions.transcripts import SessionValidator
+from pytest_claude_sessions.store.tracker import SessionTracker
+from pytest_claude_sessions.stub.server import MessagesStub
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from pytest_claude_sessions.cassette_files import atomic_write_text, dump_cassette, load_cassette_data
-from pytest_claude_sessions.cassette_plugin import section_text
-from pytest_claude_sessions.cassettes import CassetteInterceptor, use_cassette
+from pytest_claude_sessions.cassettes.files import atomic_write_text, dump_cassette, load_cassette_data
+from pytest_claude_sessions.cassettes.recorder import CassetteInterceptor, use_cassette
 from pytest_claude_sessions.errors import (
     CassetteMismatchError,
     CassetteMissError,
@@ -27,10 +26,11 @@ from pytest_claude_sessions.errors import (
     ClaudeNotFoundError,
     ClaudeProcessError,
 )
-from pytest_claude_sessions.executor import CallInterceptor, ClaudeExecutor
+from pytest_claude_sessions.executor.executor import CallInterceptor, ClaudeExecutor
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome
-from pytest_claude_sessions.stub import HttpError, MessagesStub
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.plugin.cassettes import section_text
+from pytest_claude_sessions.store.tracker import SessionTracker
+from pytest_claude_sessions.stub.server import HttpError, MessagesStub
 
 NOWHERE = "/nonexistent/bin/claude"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.cassette_files import (
+from pytest_claude_sessions.cassettes.files import (
     CASSETTE_FORMAT,
     MAX_NAME_LENGTH,
     CassetteCorruptError,
@@ -23,8 +23,8 @@ from pytest_claude_sessions.cassette_files import (
     prune_cassettes,
     safe_cassette_name,
 )
-from pytest_claude_sessions.cassettes import CassetteInterceptor, parse_record_mode, use_cassette
-from pytest_claude_sessions.matching import normalize_match_on
+from pytest_claude_sessions.cassettes.matching import normalize_match_on
+from pytest_claude_sessions.cassettes.recorder import CassetteInterceptor, parse_record_mode, use_cassette
 from pytest_claude_sessions.models import CliCall, CliOutcome
 
 HOSTILE = [
@@ -130,7 +130,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pytest_claude_sessions.cassettes import CassetteInterceptor
+    from pytest_claude_sessions.cassettes.recorder import CassetteInterceptor
     from pytest_claude_sessions.models import CliCall, CliOutcome
 
     path, mode, tag, calls = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])

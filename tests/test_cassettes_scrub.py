@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.cassette_scrub import CassetteScrubber
-from pytest_claude_sessions.matching import differences, normalize_request, request_diff
-from pytest_claude_sessions.models import CliCall
-from pytest_claude_sessions.transcript_delta import (
+from pytest_claude_sessions.cassettes.matching import differences, normalize_request, request_diff
+from pytest_claude_sessions.cassettes.scrub import CassetteScrubber
+from pytest_claude_sessions.cassettes.transcript_records import (
     apply_chunks,
     collect_chunks,
     safe_relative,
     snapshot_sizes,
 )
-from pytest_claude_sessions.transcripts import project_dir_name
+from pytest_claude_sessions.models import CliCall
+from pytest_claude_sessions.transcripts.validator import project_dir_name
 
 
 def _call(tmp_path: Path, cwd: Path | None = None, **kw: object) -> CliCall:

@@ -20,9 +20,9 @@ from pytest_claude_sessions.errors import (
     ClaudeResultError,
     ClaudeTimeoutError,
 )
-from pytest_claude_sessions.executor import ClaudeExecutor, StreamEvent
-from pytest_claude_sessions.stub import HttpError, MessagesStub, Stall, ToolUse
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.executor.executor import ClaudeExecutor, StreamEvent
+from pytest_claude_sessions.store.tracker import SessionTracker
+from pytest_claude_sessions.stub.server import HttpError, MessagesStub, Stall, ToolUse
 
 
 def _make(tmp_path: Path, claude_bin: Path, stub: MessagesStub, **kw: Any) -> ClaudeExecutor:

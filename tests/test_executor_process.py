@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.process import ORPHAN_GRACE, descendants, run_async, run_sync
+from pytest_claude_sessions.executor.process import ORPHAN_GRACE, descendants, run_async, run_sync
 
 # A child that prints, starts a grandchild in a session of its own (as the CLI does for Bash tools), hangs.
 HANGER = textwrap.dedent(

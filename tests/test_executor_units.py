@@ -25,10 +25,10 @@ from pytest_claude_sessions.errors import (
     InvalidSessionIdError,
     SessionNotFoundError,
 )
-from pytest_claude_sessions.executor import ClaudeExecutor, StreamEvent
-from pytest_claude_sessions.locate import find_claude_bin
+from pytest_claude_sessions.executor.executor import ClaudeExecutor, StreamEvent
+from pytest_claude_sessions.executor.locate import find_claude_bin
 from pytest_claude_sessions.models import CliCall, CliOutcome
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 SAMPLES = Path(__file__).parent / "data" / "samples"  # real outputs of Claude Code 2.1.330
 
@@ -447,7 +447,7 @@ def test_a_check_error_result_is_in_history_as_raised_with_its_result(
 
 
 TRACEBACK_TEST = """
-from pytest_claude_sessions.executor import ClaudeExecutor
+from pytest_claude_sessions.executor.executor import ClaudeExecutor
 
 
 def test_without_a_cli(tmp_path, monkeypatch):

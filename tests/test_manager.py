@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from pytest_claude_sessions.errors import ExportFormatError, StoreWarning
-from pytest_claude_sessions.manager import SessionManager
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store import SessionStore
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.journal import SessionStore
+from pytest_claude_sessions.store.manager import SessionManager
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def test_async_api_as_in_the_original_design(tmp_path: Path) -> None:
 
 def test_get_all_sessions_includes_other_processes_and_legacy_files(tmp_path: Path) -> None:
     code = (
-        "import sys; from pytest_claude_sessions.tracker import SessionTracker; "
+        "import sys; from pytest_claude_sessions.store.tracker import SessionTracker; "
         "SessionTracker('from-subprocess', sys.argv[1]).update_session('x', 'p', 'r')"
     )
     subprocess.run(

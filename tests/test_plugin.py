@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_claude_sessions.store import SessionStore
+from pytest_claude_sessions.store.journal import SessionStore
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
@@ -152,8 +152,8 @@ def test_chain_section_junit_summary_json_and_store(
 
 CONTINUITY_BROKEN_SUITE = """
 import pytest
-from pytest_claude_sessions.executor import ClaudeExecutor
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.executor.executor import ClaudeExecutor
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 @pytest.mark.claude_session(expect_continuity=True)
 def test_resume_that_is_a_new_session(claude_api_stub, claude_executor, session_tracker, tmp_path):

@@ -531,7 +531,7 @@ def test_disabled_with_the_plugin(pytester: pytest.Pytester) -> None:
 
 def _seed(path: Path, prompt: str, cli_version: str) -> bytes:
     """A valid cassette as an older CLI would have left it (one interaction)."""
-    from pytest_claude_sessions.cassette_files import CASSETTE_FORMAT, dump_cassette
+    from pytest_claude_sessions.cassettes.files import CASSETTE_FORMAT, dump_cassette
 
     data = {
         "format": CASSETTE_FORMAT,
@@ -710,10 +710,10 @@ PROBE_CONFTEST = """
 import sys
 
 def pytest_terminal_summary(terminalreporter, config):
+    heavy = ("cassettes.recorder", "cassettes.files", "cassettes.scrub", "cassettes.matching", "redact")
     loaded = sorted(
         name.rsplit(".", 1)[1] for name in sys.modules
-        if name.split(".")[-1] in ("cassettes", "cassette_files", "cassette_scrub", "matching", "redact")
-        and name.startswith("pytest_claude_sessions.")
+        if name.removeprefix("pytest_claude_sessions.") in heavy
     )
     hooks = [name for name in ("claude_sessions_cassettes_per_test", "claude_sessions_cassettes_collector")
              if config.pluginmanager.has_plugin(name)]
@@ -743,7 +743,7 @@ def test_a_suite_without_cassettes_imports_and_registers_nothing_per_test(
         ]
     )
     probe = next(line for line in mixed.outlines if line.startswith("probe: "))
-    assert "'cassettes'" in probe and "'matching'" in probe, probe
+    assert "'recorder'" in probe and "'matching'" in probe, probe
     assert probe.endswith(
         "hooks=['claude_sessions_cassettes_per_test', 'claude_sessions_cassettes_collector']"
     )

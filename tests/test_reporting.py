@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions import runs
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.redact import Redactor
-from pytest_claude_sessions.reporting import (
+from pytest_claude_sessions.plugin.reporting import (
     RunReport,
     build_test_record,
     excerpt,
@@ -27,7 +25,9 @@ from pytest_claude_sessions.reporting import (
     section_text,
     write_json_report,
 )
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.redact import Redactor
+from pytest_claude_sessions.store import runs
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 SID = "00000000-0000-4000-8000-{:012d}"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_claude_sessions.errors import SettingsError
-from pytest_claude_sessions.settings import OPTION_SPECS, Settings, resolve_settings
+from pytest_claude_sessions.plugin.options import OPTION_SPECS, Settings, resolve_settings
 
 ROOT = Path("/proj")
 

@@ -13,7 +13,7 @@ import pytest
 from pytest_claude_sessions.errors import LockTimeoutError, StoreError
 from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.redact import Redactor
-from pytest_claude_sessions.store import (
+from pytest_claude_sessions.store.journal import (
     SessionStore,
     StoreWarning,
     journal_name,

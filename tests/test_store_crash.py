@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_claude_sessions.errors import StoreWarning
-from pytest_claude_sessions.store import SessionStore, parse_journal
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.journal import SessionStore, parse_journal
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 WRITER = r"""
 import sys, threading, warnings
 warnings.simplefilter("ignore")
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.tracker import SessionTracker
 directory, agent, threads, per_thread = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 lock = threading.Lock()
 def work(n):
@@ -46,7 +46,7 @@ for t in ts: t.join()
 ENDLESS = r"""
 import random, sys, warnings
 warnings.simplefilter("ignore")
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.tracker import SessionTracker
 directory, agent, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rnd = random.Random(seed)
 tracker = SessionTracker(agent, directory, fsync=False)

@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 
 from pytest_claude_sessions.errors import StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store import SessionStore, _record_from_parsed, parse_journal, parse_record
-from pytest_claude_sessions.tracker import SessionTracker
+from pytest_claude_sessions.store.journal import (
+    SessionStore,
+    _record_from_parsed,
+    parse_journal,
+    parse_record,
+)
+from pytest_claude_sessions.store.tracker import SessionTracker
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_FILES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_claude_sessions.stub import (
+from pytest_claude_sessions.stub.server import (
     Conversation,
     DropStream,
     HttpError,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_claude_sessions.errors import ClaudeSessionsError
-from pytest_claude_sessions.stub import (
+from pytest_claude_sessions.stub.server import (
     DUMMY_API_KEY,
     Conversation,
     Delay,

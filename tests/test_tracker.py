@@ -9,7 +9,7 @@ import pytest
 
 from pytest_claude_sessions.models import SessionInfo
 from pytest_claude_sessions.redact import Redactor
-from pytest_claude_sessions.tracker import SessionTracker, default_persistence_dir
+from pytest_claude_sessions.store.tracker import SessionTracker, default_persistence_dir
 
 
 def test_original_api_round_trip(tmp_path: Path) -> None:

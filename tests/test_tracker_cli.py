@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_claude_sessions.models import StepKind
-from pytest_claude_sessions.tracker import SessionTracker
-from pytest_claude_sessions.transcripts import SessionValidator
+from pytest_claude_sessions.store.tracker import SessionTracker
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.stub import MessagesStub
+    from pytest_claude_sessions.stub.server import MessagesStub
 
 CLI_TIMEOUT = 90
 
@@ -135,7 +135,7 @@ def test_an_agent_without_steps_is_not_continuous(tmp_path: Path) -> None:
 
 
 def test_the_tracker_module_does_not_import_pytest() -> None:
-    code = "import sys, pytest_claude_sessions.tracker; print('pytest' in sys.modules)"
+    code = "import sys, pytest_claude_sessions.store.tracker; print('pytest' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pytest_claude_sessions.errors import InvalidSessionIdError, SessionNotFoundError, TranscriptError
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.transcripts import (
+from pytest_claude_sessions.transcripts.validator import (
     ContinuityVerdict,
     SessionValidator,
     default_config_dir,
@@ -254,7 +254,7 @@ class TestProjectDirName:
         assert len(encode_project_path(astral)) > 200
 
     def test_js_hash_matches_java_string_hashcode(self) -> None:
-        from pytest_claude_sessions.transcripts import _base36, _js_hash32
+        from pytest_claude_sessions.transcripts.validator import _base36, _js_hash32
 
         assert _js_hash32("") == 0
         assert _js_hash32("hello") == 99162322
@@ -796,10 +796,10 @@ class TestSessionInfo:
     ) -> None:
         with alice.path.open("a") as fh:
             fh.write("not json\n")
-        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts"):
+        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts.validator"):
             assert validator.get_session_info(alice.session_id) is None
         assert "is not valid JSON" in caplog.text
-        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts"):
+        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts.validator"):
             assert validator.get_session_info(_new_id()) is None
         assert "no transcript for session" in caplog.text
 

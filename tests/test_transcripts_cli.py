@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_claude_sessions.transcripts import SessionValidator, project_dir_name
+from pytest_claude_sessions.transcripts.validator import SessionValidator, project_dir_name
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.stub import MessagesStub
+    from pytest_claude_sessions.stub.server import MessagesStub
 
 CLI_TIMEOUT = 90
 

@@ -1,0 +1,1 @@
+"""Assertions for test authors: session continuity and budgets."""

@@ -1,0 +1,254 @@
+"""Cassette files on disk: safe names, the JSON format, atomic locked writes, and finding unused cassettes.
+
+A cassette is one JSON file per test node. Writes go temp file → fsync → ``os.replace`` under a file lock
+(filelock), so concurrent runs and xdist workers never leave a torn or interleaved file. A
+file that cannot be parsed is an error naming it; it is never silently re-recorded over.
+
+PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skipping it keeps imports cheap).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from pytest_claude_sessions.errors import (
+    CassetteCorruptError,
+    CassetteLockError,
+)
+
+__all__ = [
+    "CASSETTE_FORMAT",
+    "CASSETTE_SUFFIX",
+    "CASSETTE_VERSION",
+    "CassetteCorruptError",
+    "CassetteLockError",
+    "atomic_write_text",
+    "cassette_lock",
+    "default_cassette_path",
+    "dump_cassette",
+    "find_unused_cassettes",
+    "load_cassette_data",
+    "lock_path_for",
+    "prune_cassettes",
+    "safe_cassette_name",
+]
+
+CASSETTE_FORMAT = "pytest-claude-sessions/cassette"
+CASSETTE_VERSION = 1
+CASSETTE_SUFFIX = ".json"
+CASSETTES_DIRNAME = "cassettes"
+MAX_NAME_LENGTH = 120  # well under the 255-byte component limit, leaves room for the suffix and lock file
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
+_COMPACT_MARK = "\x00pcs-compact-{}\x00"
+
+
+# --------------------------------------------------------------------------- names
+
+
+def safe_cassette_name(name: str) -> str:
+    """A file-name stem for ``name`` that is safe on every OS and can never leave its directory.
+
+    Letters, digits, ``_ . - [ ]`` are kept; anything else becomes ``-`` and a short hash of the original
+    is appended, so ``test[a b]`` and ``test[a-b]`` never share a file. Long names are cut and hashed.
+    """
+    if not name:
+        raise ValueError("a cassette name must not be empty")
+    safe = _UNSAFE.sub("-", name)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    changed = safe != name
+    if safe.startswith("."):  # no hidden files, and never "." or ".."
+        safe = "_" + safe[1:]
+        changed = True
+    if len(safe) > MAX_NAME_LENGTH:
+        safe = safe[: MAX_NAME_LENGTH - 11]
+        changed = True
+    return f"{safe}-{digest}" if changed else safe
+
+
+def default_cassette_path(
+    module_path: Path, test_name: str, *, cassette_dir: Path | None = None, name: str | None = None
+) -> Path:
+    """Where a test's cassette lives: ``<module dir>/cassettes/<module stem>/<test name>.json`` by default.
+
+    ``test_name`` includes the class and parametrize id (``TestA.test_b[x-1]``); ``name`` overrides it;
+    ``cassette_dir`` overrides the directory.
+    """
+    directory = cassette_dir if cassette_dir is not None else cassette_dir_for(module_path)
+    path = directory / (safe_cassette_name(name or test_name) + CASSETTE_SUFFIX)
+    if path.parent != directory:  # cannot happen with safe names; belt and braces for untrusted ids
+        raise ValueError(f"cassette name {name or test_name!r} escapes {directory}")
+    return path
+
+
+def cassette_dir_for(module_path: Path) -> Path:
+    """The default cassette directory of a test module."""
+    return module_path.parent / CASSETTES_DIRNAME / module_path.stem
+
+
+# --------------------------------------------------------------------------- format
+
+
+def dump_cassette(data: dict[str, Any]) -> str:
+    """The cassette as text: indented structure, but each transcript record and stream event on one line.
+
+    One record per line keeps the file reviewable and its diffs small (a new session adds ~20 records).
+    """
+    compact: list[str] = []
+
+    def mark(value: Any) -> str:
+        compact.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        return _COMPACT_MARK.format(len(compact) - 1)
+
+    shaped = json.loads(json.dumps(data))  # a private deep copy that we may rewrite
+    for interaction in shaped.get("interactions", []):
+        for chunk in interaction.get("transcripts", []):
+            chunk["lines"] = [mark(line) for line in chunk.get("lines", [])]
+        stdout = interaction.get("response", {}).get("stdout", {})
+        if isinstance(stdout.get("lines"), list):
+            stdout["lines"] = [mark(line) for line in stdout["lines"]]
+    text = json.dumps(shaped, ensure_ascii=False, indent=2)
+    for index, value in enumerate(compact):
+        # json.dumps escapes the NULs of the marker as \u0000, so search for the escaped form
+        text = text.replace(json.dumps(_COMPACT_MARK.format(index)), value, 1)
+    return text + "\n"
+
+
+def load_cassette_data(path: Path) -> dict[str, Any] | None:
+    """The parsed cassette at ``path``, ``None`` without a file; raises :class:`CassetteCorruptError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CassetteCorruptError(f"cannot read cassette {path}: {exc}", path=path) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CassetteCorruptError(
+            f"cassette {path} is not valid JSON ({exc}); fix or delete it, then re-record "
+            "(it is never overwritten silently)",
+            path=path,
+        ) from exc
+    if not isinstance(data, dict) or data.get("format") != CASSETTE_FORMAT:
+        raise CassetteCorruptError(
+            f'{path} is not a pytest-claude-sessions cassette (no "format": "{CASSETTE_FORMAT}")', path=path
+        )
+    version = data.get("version")
+    if not isinstance(version, int) or version > CASSETTE_VERSION:
+        raise CassetteCorruptError(
+            f"cassette {path} has format version {version!r}; this plugin reads up to {CASSETTE_VERSION} "
+            "(upgrade pytest-claude-sessions)",
+            path=path,
+        )
+    interactions = data.get("interactions")
+    if not isinstance(interactions, list) or not all(isinstance(i, dict) for i in interactions):
+        raise CassetteCorruptError(f"cassette {path} has no list of interactions", path=path)
+    return data
+
+
+def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cassettes are shared files in the repo
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if fsync and os.name == "posix":
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def lock_path_for(path: Path) -> Path:
+    """The lock file guarding cassette ``path``.
+
+    Kept out of the test tree (cassettes are committed; lock files would litter ``git status``): a per-user
+    directory under the temp dir, named by the hash of the cassette's real path, so every process on the
+    machine that writes the same cassette (xdist workers, parallel runs) takes the same lock.
+    """
+    real = os.path.realpath(path)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    user = getattr(os, "getuid", lambda: "user")()
+    return Path(tempfile.gettempdir()) / f"pytest-claude-cassette-locks-{user}" / f"{digest}.lock"
+
+
+@contextlib.contextmanager
+def cassette_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the lock of cassette ``path`` (never across a CLI call: only around read-modify-write)."""
+    lock_path = lock_path_for(path)
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_path), timeout=timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise CassetteLockError(
+            f"could not lock cassette {path} within {timeout:g}s (lock file {lock_path}); another run is "
+            "saving it, or a hung process holds it"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --------------------------------------------------------------------------- unused cassettes
+
+
+def find_unused_cassettes(used: Iterable[Path], roots: Iterable[Path]) -> list[Path]:
+    """Cassette files under ``roots`` (searched recursively) that are not in ``used``, sorted.
+
+    Only ``*.json`` files count; lock files and temp files are ignored. Give as roots only directories whose
+    every test was collected, or cassettes of tests you did not collect will be reported.
+    """
+    wanted = {_norm(p) for p in used}
+    found: set[Path] = set()
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for candidate in root.rglob("*" + CASSETTE_SUFFIX):
+            if candidate.name.startswith(".") or not candidate.is_file():
+                continue
+            if _norm(candidate) not in wanted:
+                found.add(candidate)
+    return sorted(found)
+
+
+def prune_cassettes(paths: Iterable[Path]) -> list[Path]:
+    """Delete the given cassette files (each under its lock); returns the ones removed."""
+    removed: list[Path] = []
+    for path in paths:
+        with cassette_lock(path):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+        removed.append(path)
+        with contextlib.suppress(OSError):  # drop directories the pruning emptied
+            path.parent.rmdir()
+    return removed
+
+
+def _norm(path: Path) -> Path:
+    return Path(os.path.realpath(path))

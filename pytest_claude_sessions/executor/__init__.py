@@ -1,0 +1,3 @@
+"""The CLI process: option table and argv, running it with bounded output, outcomes, locating the binary,
+isolation, ClaudeExecutor.
+"""

@@ -1,0 +1,1 @@
+"""The interposed ``claude``: launcher, live relay, SDK lookup redirect."""

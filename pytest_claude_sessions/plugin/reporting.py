@@ -1,0 +1,367 @@
+"""What the plugin reports: per-test records, the report-section table, junit properties, the terminal
+summary and the JSON run report.
+
+Everything here is plain data in, text or JSON-safe dicts out, so it crosses xdist on report objects
+unchanged and can be tested without running pytest.
+
+PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting; skipping its pass over this module
+keeps start-up cheaper (pytest rewrites every module of a pytest11 package it imports).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_claude_sessions.models import SessionInfo, utcnow
+
+REPORT_VERSION = 1
+SECTION_KEY = "claude sessions"
+PROMPT_EXCERPT = 40
+SLOWEST_CALLS = 5
+SLOWEST_TITLE = "slowest calls (by the CLI's duration_ms, not wall time):"
+
+
+def excerpt(text: str | None, width: int = PROMPT_EXCERPT) -> str:
+    """One line of at most ``width`` characters."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def step_record(info: SessionInfo) -> dict[str, Any]:
+    """One chain step as a JSON-safe dict (the fields a report needs; the prompt is already redacted)."""
+    meta = info.metadata or {}
+    return {
+        "step": info.interaction_count,
+        "kind": info.kind,
+        "session_id": info.session_id,
+        "parent_session_id": info.parent_session_id,
+        "prompt": excerpt(info.last_prompt, 120),
+        "cost_usd": info.cost_usd,
+        "num_turns": info.num_turns,
+        "duration_ms": info.duration_ms,
+        "is_error": bool(info.is_error),
+        "error": info.error,
+        "transcript_path": info.transcript_path,
+        "leaf_uuid": meta.get("leaf_uuid"),
+        "replayed": bool(meta.get("replayed", False)),
+        "model": info.model,
+        "cli_version": info.cli_version,
+    }
+
+
+FAILURE_TEXT_MAX = 500
+
+
+def failure_record(call: Mapping[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+    """A call that raised (``CallRecord.to_dict()``: timeout, unknown session, guard, no binary) as a
+    JSON-safe report row. Such a call recorded no chain step; prompt, error and stderr are redacted here
+    because, unlike steps, they never went through the tracker."""
+
+    def clean(text: object, keep_tail: bool = False) -> str:
+        flat = redact(str(text or ""))
+        if len(flat) <= FAILURE_TEXT_MAX:
+            return flat
+        return "…" + flat[-FAILURE_TEXT_MAX:] if keep_tail else flat[:FAILURE_TEXT_MAX] + "…"
+
+    elapsed = call.get("elapsed")
+    return {
+        "kind": call.get("kind"),
+        "prompt": excerpt(redact(str(call.get("prompt") or "")), 120),
+        "session_id": call.get("session_id"),
+        "parent_session_id": call.get("parent_session_id"),
+        "error_type": call.get("error_type"),
+        "error": clean(call.get("error")),
+        "stderr": clean(call.get("stderr"), keep_tail=True),
+        "elapsed": None if elapsed is None else round(float(elapsed), 3),
+        "started_at": call.get("started_at"),
+    }
+
+
+def build_test_record(
+    nodeid: str,
+    agent_id: str,
+    steps: Sequence[SessionInfo] | Sequence[Mapping[str, Any]],
+    *,
+    outcome: str = "passed",
+    continuity: Mapping[str, Any] | None = None,
+    budget: Mapping[str, Any] | None = None,
+    failures: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The per-test record carried on the teardown report to the controller (JSON-safe).
+
+    ``failures`` are the calls that raised (:func:`failure_record` rows): they are no steps, so they do
+    not count as calls, cost or turns, but each counts as an error (as does each step with ``is_error``).
+    """
+    rows = [step_record(s) if isinstance(s, SessionInfo) else dict(s) for s in steps]
+    failed = [dict(f) for f in failures]
+    session_ids: list[str] = []
+    for row in rows:
+        if row["session_id"] not in session_ids:
+            session_ids.append(row["session_id"])
+    return {
+        "nodeid": nodeid,
+        "agent_id": agent_id,
+        "outcome": outcome,
+        "calls": len(rows),
+        "cost_usd": round(sum(r["cost_usd"] or 0.0 for r in rows), 10),
+        "turns": sum(r["num_turns"] or 0 for r in rows),
+        "errors": sum(1 for r in rows if r["is_error"]) + len(failed),
+        "session_ids": session_ids,
+        "steps": rows,
+        "failed_calls": failed,
+        "continuity": None if continuity is None else dict(continuity),
+        "budget": None if budget is None else dict(budget),
+    }
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:.4f}"
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], *, with_transcripts: bool = True) -> str:
+    """A compact fixed-width table of chain steps: #, kind, session, parent, prompt, cost, turns, error."""
+    header = ["#", "kind", "session id", "parent", "prompt", "cost", "turns", "error"]
+    if with_transcripts:
+        header.append("transcript")
+    table = [header]
+    for row in rows:
+        line = [
+            str(row.get("step", "")),
+            str(row.get("kind", "")),
+            str(row.get("session_id") or "-"),
+            str(row.get("parent_session_id") or "-"),
+            repr(excerpt(row.get("prompt"), 30)),
+            _money(row.get("cost_usd")),
+            "-" if row.get("num_turns") is None else str(row["num_turns"]),
+            excerpt(row.get("error"), 40) if row.get("is_error") or row.get("error") else "-",
+        ]
+        if with_transcripts:
+            line.append(str(row.get("transcript_path") or "-"))
+        table.append(line)
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table)
+
+
+def format_failures(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The calls that raised, one line each: kind, session id (or -), prompt excerpt, error."""
+    table = [["kind", "session id", "prompt", "error"]]
+    for row in rows:
+        table.append(
+            [
+                str(row.get("kind") or "-"),
+                str(row.get("session_id") or "-"),
+                repr(excerpt(row.get("prompt"), 30)),
+                _failure_text(row),
+            ]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table)
+
+
+def _failure_text(row: Mapping[str, Any]) -> str:
+    """The error's first line, and the CLI's last stderr line (often the real cause: "No conversation
+    found with session ID ...") when it printed one."""
+    error = str(row.get("error") or "").strip()
+    text = excerpt(error.splitlines()[0] if error else "-", 90)
+    stderr = [line for line in str(row.get("stderr") or "").splitlines() if line.strip()]
+    if stderr:
+        text += f"; stderr: {excerpt(stderr[-1], 80)}"
+    return text
+
+
+def section_text(record: Mapping[str, Any]) -> str:
+    """The body of the per-test "claude sessions" report section."""
+    failed = record.get("failed_calls") or []
+    lines = [
+        f"agent: {record['agent_id']}",
+        format_table(record["steps"]) if record["steps"] else "(no step recorded)",
+        f"calls: {record['calls']}, sessions: {len(record['session_ids'])}, "
+        f"cost: {_money(record['cost_usd'])}, turns: {record['turns']}, errors: {record['errors']}",
+    ]
+    if failed:
+        lines.append(f"calls that raised ({len(failed)}, no step recorded):")
+        lines.append(format_failures(failed))
+    cont = record.get("continuity")
+    if cont:
+        lines.append(f"continuity: {'ok' if cont.get('ok') else 'BROKEN: ' + str(cont.get('reason'))}")
+    spent = record.get("budget")
+    if spent:
+        lines.append(f"budget: {'ok' if spent.get('ok') else 'EXCEEDED: ' + '; '.join(spent['reasons'])}")
+    return "\n".join(lines) + "\n"
+
+
+def junit_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Properties for ``item.user_properties`` (junitxml writes them as ``<property>``)."""
+    props = [
+        ("claude_agent_id", str(record["agent_id"])),
+        ("claude_session_ids", ",".join(record["session_ids"])),
+        ("claude_calls", str(record["calls"])),
+        ("claude_cost_usd", f"{record['cost_usd']:.6f}"),
+        ("claude_turns", str(record["turns"])),
+        ("claude_errors", str(record["errors"])),
+    ]
+    transcripts = [r["transcript_path"] for r in record["steps"] if r.get("transcript_path")]
+    if transcripts:
+        props.append(("claude_transcripts", ",".join(dict.fromkeys(transcripts))))
+    cont = record.get("continuity")
+    if cont:
+        props.append(("claude_continuity", "ok" if cont.get("ok") else f"broken: {cont.get('reason')}"))
+    return props
+
+
+@dataclass
+class RunReport:
+    """The controller's aggregate of every test record it received (from reports, in any order)."""
+
+    run_id: str
+    run_dir: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    started_at: str = field(default_factory=lambda: utcnow().isoformat())
+    records: list[dict[str, Any]] = field(default_factory=list)
+    workers_down: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.records.append(dict(record))
+
+    def sorted_records(self) -> list[dict[str, Any]]:
+        # Sorting makes -n 0 and -n N reports identical whatever order the workers finished in.
+        return sorted(self.records, key=lambda r: (r["nodeid"], json.dumps(r["steps"], sort_keys=True)))
+
+    def totals(self) -> dict[str, Any]:
+        records = self.records
+        sessions = {sid for r in records for sid in r["session_ids"]}
+        # Each part summed on its own: live as total minus replayed can come out as -0.0 (float error).
+        replayed = sum(s["cost_usd"] or 0.0 for r in records for s in r["steps"] if s.get("replayed"))
+        live = sum(s["cost_usd"] or 0.0 for r in records for s in r["steps"] if not s.get("replayed"))
+        total = sum(r["cost_usd"] for r in records)
+        return {
+            "tests": len(records),
+            "calls": sum(r["calls"] for r in records),
+            "sessions": len(sessions),
+            "cost_usd": round(total, 10),
+            "cost_live_usd": round(float(live), 10) + 0.0,  # + 0.0 turns a -0.0 into 0.0
+            "cost_replayed_usd": round(float(replayed), 10) + 0.0,
+            "replayed_calls": sum(1 for r in records for s in r["steps"] if s.get("replayed")),
+            "turns": sum(r["turns"] for r in records),
+            "errors": sum(r["errors"] for r in records),
+            "failed_calls": sum(len(r.get("failed_calls") or []) for r in records),
+            "continuity_failures": sum(
+                1 for r in records if r.get("continuity") and not r["continuity"].get("ok")
+            ),
+            "budget_failures": sum(1 for r in records if r.get("budget") and not r["budget"].get("ok")),
+            "failed_tests": sum(1 for r in records if r["outcome"] == "failed"),
+        }
+
+    def slowest_calls(self, n: int = SLOWEST_CALLS) -> list[dict[str, Any]]:
+        """The ``n`` calls with the longest CLI ``duration_ms``.
+
+        Ranked by the CLI's own figure, not by the wall time of the subprocess: it is what the agent took
+        (model and tools), it is the same whether a call ran live or was replayed from a cassette (a
+        replayed call reports its recorded duration and takes almost no wall time), so the list stays
+        stable from run to run. Replayed calls are flagged.
+        """
+        calls = [
+            {"nodeid": r["nodeid"], **s} for r in self.records for s in r["steps"] if s.get("duration_ms")
+        ]
+        calls.sort(key=lambda c: (-c["duration_ms"], c["nodeid"], c["step"]))
+        return calls[:n]
+
+    def summary_lines(self, level: str) -> list[str]:
+        """Terminal summary lines for the level (``none`` gives nothing)."""
+        if level == "none" or not self.records:
+            return []
+        t = self.totals()
+        cost = _money(t["cost_usd"])
+        if t["replayed_calls"]:
+            # Replayed calls cost nothing now: their figure is what the recording cost.
+            cost += f" ({_money(t['cost_live_usd'])} live, {_money(t['cost_replayed_usd'])} replayed)"
+        raised = f" ({t['failed_calls']} raised)" if t["failed_calls"] else ""
+        lines = [
+            f"{_plural(t['tests'], 'test')}, {_plural(t['calls'], 'call')}, "
+            f"{_plural(t['sessions'], 'distinct session')}, total cost {cost}, "
+            f"{_plural(t['turns'], 'turn')}, {_plural(t['errors'], 'error')}{raised}, "
+            f"{_plural(t['continuity_failures'], 'continuity failure')}, "
+            f"{_plural(t['budget_failures'], 'budget failure')}"
+        ]
+        slow = self.slowest_calls()
+        if slow:
+            lines.append(SLOWEST_TITLE)
+            lines.extend(
+                f"  {c['duration_ms'] / 1000:7.2f}s  {c['nodeid']}  step {c['step']} {c['kind']} "
+                f"{c['session_id']}{'  (replayed: recorded duration)' if c.get('replayed') else ''}"
+                for c in slow
+            )
+        if level == "full":
+            lines.append("per test:")
+            for r in self.sorted_records():
+                cont = r.get("continuity")
+                flag = "" if not cont else ("  continuity ok" if cont.get("ok") else "  CONTINUITY BROKEN")
+                spent = r.get("budget")
+                if spent and not spent.get("ok"):
+                    flag += "  BUDGET EXCEEDED: " + "; ".join(spent.get("reasons") or [])
+                errors = f", {_plural(r['errors'], 'error')}" if r.get("errors") else ""
+                lines.append(
+                    f"  {r['nodeid']}  {r['outcome']}  {_plural(r['calls'], 'call')}, "
+                    f"{_plural(len(r['session_ids']), 'session')}, {_money(r['cost_usd'])}, "
+                    f"{_plural(r['turns'], 'turn')}{errors}{flag}"
+                )
+        for down in self.workers_down:
+            lines.append(f"worker {down['worker']} went down: {down['error']}")
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report: settings, totals, every test record sorted by node id, crashed workers."""
+        return {
+            "version": REPORT_VERSION,
+            "run_id": self.run_id,
+            "run_dir": self.run_dir,
+            "started_at": self.started_at,
+            "finished_at": utcnow().isoformat(),
+            "settings": self.settings,
+            "totals": self.totals(),
+            "slowest_calls": self.slowest_calls(),
+            "tests": self.sorted_records(),
+            "workers_down": self.workers_down,
+        }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def json_report_problem(path: Path) -> str | None:
+    """Why the JSON report could not be written to ``path`` at the end of the run, checked at start-up
+    without creating anything (``None``: it can). Directories that do not exist yet are made later."""
+    if path.is_dir():
+        return "it is a directory"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    return None
+
+
+def write_json_report(path: Path, data: Mapping[str, Any]) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

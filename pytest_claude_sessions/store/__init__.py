@@ -1,0 +1,3 @@
+"""The session store: the append-only journal, SessionTracker, SessionManager, SessionMonitor, run
+directories.
+"""

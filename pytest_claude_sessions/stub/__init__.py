@@ -1,0 +1,1 @@
+"""The loopback Messages API stub: server, replies, conversation, wire format."""

@@ -1,0 +1,1 @@
+"""The CLI's transcripts: locating and scanning them, continuity verdicts, SessionValidator."""
