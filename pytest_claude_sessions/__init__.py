@@ -138,7 +138,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "BudgetExceededError": "errors",
     "BudgetLimits": "assertions.budget",
-    "CallInterceptor": "executor.executor",
+    "CallInterceptor": "executor.core",
     "CallOptions": "executor.options",
     "CallRecord": "executor.executor",
     "CassetteCorruptError": "errors",

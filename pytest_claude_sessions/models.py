@@ -190,13 +190,15 @@ class ClaudeResult:
 
 
 # --------------------------------------------------------------------------- the CLI boundary
-# The executor builds a CliCall, something runs it (the real process, or a cassette's replay) and hands back
-# a CliOutcome; the executor alone turns an outcome into a ClaudeResult. Record/replay hooks in here.
+# A client (the executor, the interposed claude) builds a CliCall; something runs it (the real process, or a
+# cassette's replay) and hands back a CliOutcome; executor.core turns an outcome into a ClaudeResult and a
+# step. Record/replay hooks in between (see pytest_claude_sessions.executor.core).
 
 
 @dataclass
 class CliCall:
-    """One CLI invocation as the executor is about to run it."""
+    """One CLI invocation as it is about to run: built by the executor, or read from an argv by
+    :func:`pytest_claude_sessions.executor.core.invocation` (the interposed ``claude``)."""
 
     argv: list[str]  # the full command line, binary first; never passed to a shell
     prompt: str
@@ -213,11 +215,24 @@ class CliCall:
     # behaviour-changing flags, normalized (sorted tool lists, None when unset): model, max_turns,
     # allowed_tools, disallowed_tools, permission_mode, system_prompt, append_system_prompt, extra_args
     options: dict[str, Any] = field(default_factory=dict)
+    stdin: bytes | None = None  # what the process reads on stdin; None: /dev/null (the executor's calls)
+
+
+@dataclass(frozen=True)
+class TranscriptFacts:
+    """What a call left in its session's transcript: known to whoever wrote or collected the records
+    (a replay, a recording), so nobody scans the file again for them."""
+
+    path: Path
+    leaf_uuid: str | None = None
+    cli_version: str | None = None
+    total_cost_usd: float | None = None
 
 
 @dataclass
 class CliOutcome:
-    """What the process did: exit code, the full stdout and stderr, wall time."""
+    """What the process did: exit code, stdout and stderr (a capped head and tail when it printed more
+    than the capture keeps: ``stdout_dropped``/``stderr_dropped`` bytes were left out), wall time."""
 
     returncode: int | None
     stdout: str
@@ -225,3 +240,6 @@ class CliOutcome:
     elapsed: float
     timed_out: bool = False
     replayed: bool = False
+    transcript: TranscriptFacts | None = None
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0

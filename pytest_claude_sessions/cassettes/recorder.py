@@ -29,6 +29,7 @@ PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skippin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -70,7 +71,9 @@ from pytest_claude_sessions.cassettes.transcript_records import (
     TranscriptChunk,
     apply_chunks,
     collect_chunks,
+    facts_of,
     render_lines,
+    session_file_of,
     slim_lines,
     snapshot_sizes,
 )
@@ -195,6 +198,7 @@ class CassetteInterceptor:
         self._finished: CassetteReport | None = None
         self._version_warned = False
         self._scrubbers: dict[tuple[Any, ...], CallScrubber] = {}
+        self._made: set[Path] = set()  # transcript directories a replay made (no mkdir for the next)
         if self.mode == "rewrite":
             # Nothing is replayed, and the old file stays until a passing run saves the new one; a file
             # that cannot be read is what rewrite is for, so it is not an error here.
@@ -227,8 +231,7 @@ class CassetteInterceptor:
         before = snapshot_sizes(call.config_dir)
         started = time.perf_counter()
         outcome = proceed(call)
-        self._record(call, plan, outcome, before, time.perf_counter() - started)
-        return outcome
+        return self._record(call, plan, outcome, before, time.perf_counter() - started)
 
     async def aintercept(
         self, call: CliCall, proceed: Callable[[CliCall], Awaitable[CliOutcome]]
@@ -241,8 +244,7 @@ class CassetteInterceptor:
         before = snapshot_sizes(call.config_dir)
         started = time.perf_counter()
         outcome = await proceed(call)
-        self._record(call, plan, outcome, before, time.perf_counter() - started)
-        return outcome
+        return self._record(call, plan, outcome, before, time.perf_counter() - started)
 
     # ----------------------------------------------------------------- deciding
 
@@ -375,12 +377,17 @@ class CassetteInterceptor:
         stdout = swap(restore_json(render_stdout(response.get("stdout"), where)))
         stderr = swap(restore_text(str(response.get("stderr") or "")))
         texts = []
+        chunks = []
         for n, raw in enumerate(interaction.get("transcripts") or []):
             chunk = TranscriptChunk.from_dict(raw, where=f"{where}, transcript entry {n + 1}")
+            chunks.append(chunk)
             texts.append(
                 (swap(restore_text(chunk.path)), chunk.mode, swap(restore_json(render_lines(chunk.lines))))
             )
-        apply_chunks(call.config_dir, texts)
+        touched = apply_chunks(call.config_dir, texts, self._made)
+        recorded_session = session_of(response.get("stdout") or {})
+        own = session_file_of([chunk.path for chunk in chunks], recorded_session)
+        facts = facts_of(touched[own], chunks[own].lines) if own is not None else None
         returncode = response.get("returncode")
         with self._lock:
             self._replayed += 1
@@ -391,6 +398,7 @@ class CassetteInterceptor:
             elapsed=time.perf_counter() - started,
             timed_out=bool(response.get("timed_out")),
             replayed=True,
+            transcript=facts,
         )
 
     @staticmethod
@@ -408,10 +416,16 @@ class CassetteInterceptor:
 
     def _record(
         self, call: CliCall, plan: _Plan, outcome: CliOutcome, before: dict[str, int], elapsed: float
-    ) -> None:
+    ) -> CliOutcome:
+        """Keep the call's interaction for the save; the outcome gets the facts of the records collected."""
         scrub = plan.scrubber
         stdout = split_stdout(outcome.stdout)
-        chunks = own_chunks(collect_chunks(call.config_dir, before), session_of(stdout))
+        session = session_of(stdout)
+        chunks = own_chunks(collect_chunks(call.config_dir, before), session)
+        own = session_file_of([chunk.path for chunk in chunks], session)
+        if own is not None and chunks[own].mode == "create":  # the whole file: its facts are complete
+            path = call.config_dir / "projects" / chunks[own].path
+            outcome = dataclasses.replace(outcome, transcript=facts_of(path, chunks[own].lines))
         entry: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "position": plan.position,
@@ -443,6 +457,7 @@ class CassetteInterceptor:
             warn = self._version_change(entry.get("cli_version"))
         if warn:
             warnings.warn(CassetteVersionWarning(warn), stacklevel=2)
+        return outcome
 
     def _version_change(self, installed: object) -> str | None:
         """The warning when the recording CLI differs from the cassette header's (once per cassette)."""

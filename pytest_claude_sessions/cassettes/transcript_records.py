@@ -14,12 +14,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pytest_claude_sessions.errors import CassetteError
+from pytest_claude_sessions.models import TranscriptFacts
+from pytest_claude_sessions.transcripts.validator import CHAIN_NODE_TYPES
 
 __all__ = [
     "WIRE_RECORD_TYPES",
     "TranscriptChunk",
     "apply_chunks",
     "collect_chunks",
+    "facts_of",
     "slim_lines",
     "snapshot_sizes",
 ]
@@ -88,20 +91,61 @@ def collect_chunks(config_dir: Path, before: dict[str, int]) -> list[TranscriptC
     return chunks
 
 
-def apply_chunks(config_dir: Path, texts: list[tuple[str, ChunkMode, str]]) -> list[Path]:
+def apply_chunks(
+    config_dir: Path, texts: list[tuple[str, ChunkMode, str]], made: set[Path] | None = None
+) -> list[Path]:
     """Write replayed records back: ``(relative path, mode, text)`` each; returns the files touched.
 
     The relative path comes from a cassette (untrusted): it must stay inside ``<config_dir>/projects``.
+    ``made``: directories known to exist (updated), so a test's later replays skip the ``mkdir``.
     """
     root = config_dir / "projects"
     touched: list[Path] = []
     for rel, mode, text in texts:
         target = root / safe_relative(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if made is None or target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if made is not None:
+                made.add(target.parent)
         with open(target, "w" if mode == "replace" else "a", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         touched.append(target)
     return touched
+
+
+def facts_of(path: Path, lines: list[Any]) -> TranscriptFacts:
+    """What records a call wrote to ``path`` tell about the session (its leaf: the last main-chain node),
+    so that nobody re-reads the file that was just written or collected."""
+    leaf: str | None = None
+    version: str | None = None
+    total: float | None = None
+    for line in lines:
+        if not isinstance(line, dict):
+            continue
+        rtype = line.get("type")
+        if rtype in CHAIN_NODE_TYPES and line.get("isSidechain") is not True:
+            uuid = line.get("uuid")
+            if isinstance(uuid, str) and uuid:
+                leaf = uuid
+        elif rtype == "cost-state":
+            cost = line.get("totalCostUSD")
+            if isinstance(cost, int | float) and not isinstance(cost, bool):
+                total = float(cost)
+        if isinstance(line.get("version"), str):
+            version = line["version"]
+    return TranscriptFacts(path, leaf_uuid=leaf, cli_version=version, total_cost_usd=total)
+
+
+def session_file_of(paths: list[str], session_id: str | None) -> int | None:
+    """The index of the session's own transcript among chunk paths (``<project>/<session id>.jsonl``)."""
+    if session_id is None:
+        return None
+    name = f"{session_id}.jsonl"
+    for index, rel in enumerate(paths):
+        parts = rel.split("/")
+        if len(parts) == 2 and parts[1] == name:
+            return index
+    return None
 
 
 # One encoder for every record (json.dumps with arguments builds a new one per call).

@@ -1,16 +1,19 @@
 """``ClaudeExecutor``: run the real ``claude -p`` CLI (sync or async) and get typed, honest results.
 
-One call goes: arguments validated (:mod:`.arguments`) -> :class:`~pytest_claude_sessions.models.CliCall`
-built (argv as a list, every option first, then ``--``, then the prompt) -> the interceptor (record/replay)
-or the real process (:mod:`.process`) -> :class:`~pytest_claude_sessions.models.CliOutcome` -> parsed,
-identically for live and replayed outcomes (:mod:`.results`), into a
-:class:`~pytest_claude_sessions.models.ClaudeResult` -> tracker step and ``history``. The CLI's directories
+One call goes down once: the keywords (:class:`~pytest_claude_sessions.executor.options.CallOptions`)
+validated and laid out by the option table (:mod:`.options`) into a
+:class:`~pytest_claude_sessions.models.CliCall` -> :func:`~.core.dispatch`: the interceptor (record/replay)
+or the real process (:mod:`.process`) -> :class:`~pytest_claude_sessions.models.CliOutcome` ->
+:class:`~.core.CallCore` (the same for live and replayed outcomes, and for the interposed ``claude``) ->
+:class:`~pytest_claude_sessions.models.ClaudeResult`, tracker step and ``history``. The CLI's directories
 come from :mod:`.isolation`, its binary from :mod:`.locate`.
+
+Async twins carry an ``a`` prefix (``run``/``arun``, ``resume``/``aresume``, ``fork``/``afork``), as
+everywhere in the package (``intercept``/``aintercept``, ``dispatch``/``adispatch``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import os
@@ -18,20 +21,20 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from pytest_claude_sessions.errors import (
     ClaudeNotFoundError,
     ClaudeProcessError,
     ClaudeResultError,
-    ClaudeSessionsError,
     ExecutorUsageError,
     SessionNotFoundError,
 )
+from pytest_claude_sessions.executor.core import CallCore, CallInterceptor, adispatch, dispatch
 from pytest_claude_sessions.executor.isolation import isolation_dirs, remove_dirs
 from pytest_claude_sessions.executor.locate import find_claude_bin
 from pytest_claude_sessions.executor.options import (
@@ -45,7 +48,6 @@ from pytest_claude_sessions.executor.options import (
 )
 from pytest_claude_sessions.executor.parsing import (
     StreamEvent,
-    as_float,
     as_str,
     decode_line,
     decode_stream,
@@ -53,7 +55,6 @@ from pytest_claude_sessions.executor.parsing import (
     make_event,
 )
 from pytest_claude_sessions.executor.process import run_async, run_sync
-from pytest_claude_sessions.executor.results import build_result, parse_outcome
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
 from pytest_claude_sessions.transcripts.validator import SessionValidator, is_session_id
 
@@ -66,24 +67,12 @@ __all__ = [
     "ClaudeExecutor",
     "FollowUpOptions",
     "Guard",
+    "RunOptions",
     "StreamEvent",
 ]
 
 DEFAULT_TIMEOUT = 300.0
 _VERSION_TIMEOUT = 15.0
-
-
-class CallInterceptor(Protocol):
-    """The record/replay seam: get each call and either run it (``proceed``) or answer it from elsewhere.
-
-    ``proceed`` runs the real process (and only it needs the binary or passes the guards).
-    """
-
-    def intercept(self, call: CliCall, proceed: Callable[[CliCall], CliOutcome]) -> CliOutcome: ...
-
-    async def aintercept(
-        self, call: CliCall, proceed: Callable[[CliCall], Awaitable[CliOutcome]]
-    ) -> CliOutcome: ...
 
 
 Guard = Callable[[CliCall], None]
@@ -93,6 +82,14 @@ EventCallback = Callable[[StreamEvent], object]
 class FollowUpOptions(CommonOptions, total=False):
     """The keywords of :meth:`ClaudeExecutor.resume` and :meth:`~ClaudeExecutor.fork` (and their async
     forms): those of :meth:`~ClaudeExecutor.run` except the ones that choose the session."""
+
+    on_event: EventCallback | None
+    check: bool | None
+
+
+class RunOptions(CallOptions, total=False):
+    """The keywords of :meth:`ClaudeExecutor.run` and :meth:`~ClaudeExecutor.arun`: the call options, plus
+    ``on_event`` (called with each stream-json event) and ``check`` (raise on an error result)."""
 
     on_event: EventCallback | None
     check: bool | None
@@ -147,14 +144,6 @@ class CallRecord:
             "cost_usd": self.cost_usd,
             "replayed": self.replayed,
         }
-
-
-@dataclass
-class _Before:
-    """What was known before the call: the parent session and its cumulative cost at that point."""
-
-    parent_session_id: str | None
-    previous_total: float | None
 
 
 class _Dispatcher:
@@ -299,7 +288,6 @@ class ClaudeExecutor:
         self.model = (
             None if model is None else check_text(model, "model", allow_dash=False, allow_empty=False)
         )
-        self.tracker = tracker
         self.extra_args = check_extra(extra_args)
         self.isolate = isolate
         self.check = check
@@ -308,6 +296,7 @@ class ClaudeExecutor:
         self.history: list[CallRecord] = []
         self._claude_bin = claude_bin
         self._bin: Path | None = None
+        self._bin_missing = False  # not found when a call was built: not looked for again until it runs
         self._version: str | None = None
         self._version_tried = False
         self._lock = threading.RLock()
@@ -318,6 +307,7 @@ class ClaudeExecutor:
         self._isolation_env = isolation.env
         self.config_dir = isolation.config_dir
         self.validator = SessionValidator(self.config_dir)
+        self.core = CallCore(self.validator, tracker)
 
     # ----------------------------------------------------------------- lifecycle and environment
 
@@ -343,6 +333,15 @@ class ClaudeExecutor:
         return env
 
     @property
+    def tracker(self) -> SessionTracker | None:
+        """The tracker every result records a step in (``None``: no steps)."""
+        return self.core.tracker
+
+    @tracker.setter
+    def tracker(self, tracker: SessionTracker | None) -> None:
+        self.core.tracker = tracker
+
+    @property
     def failures(self) -> list[CallRecord]:
         """The calls that raised (timeout, unknown session, no binary, a guard, ``check=True``...), oldest
         first: the :attr:`history` entries with ``raised`` set, as a fresh list."""
@@ -352,12 +351,27 @@ class ClaudeExecutor:
     def claude_bin(self) -> Path:
         """The binary live calls run (resolved on first use; raises ClaudeNotFoundError)."""
         __tracebackhide__ = True
+        return self._find_bin(self.build_env())
+
+    def _find_bin(self, env: Mapping[str, str]) -> Path:
+        __tracebackhide__ = True
         with self._lock:
             if self._bin is None:
-                self._bin = find_claude_bin(
-                    self._claude_bin, env=self.build_env(), cwd=self.cwd, roots=self.search_paths
-                )
+                self._bin = find_claude_bin(self._claude_bin, env=env, cwd=self.cwd, roots=self.search_paths)
             return self._bin
+
+    def _argv_binary(self, env: Mapping[str, str]) -> str:
+        """argv[0] of a call being built: the binary when it can be found (looked for once), else the name
+        given. A live call resolves it again and reports a missing one; a replay needs none."""
+        with self._lock:
+            if self._bin is None and not self._bin_missing:
+                try:
+                    return str(self._find_bin(env))
+                except ClaudeNotFoundError:
+                    self._bin_missing = True
+            if self._bin is not None:
+                return str(self._bin)
+        return os.fspath(self._claude_bin) if self._claude_bin is not None else "claude"
 
     def cli_version(self) -> str | None:
         """``claude --version`` of the binary (run once per executor), or ``None`` if it cannot be run."""
@@ -390,14 +404,15 @@ class ClaudeExecutor:
         """
         __tracebackhide__ = True
         check_option_names(options, "build_call")
+        return self._build_call(prompt, options)
+
+    def _build_call(self, prompt: str, options: Mapping[str, Any]) -> CliCall:
+        __tracebackhide__ = True
         timeout, cwd = options.get("timeout"), options.get("cwd")
         call_timeout = self.timeout if timeout is None else check_timeout(timeout)
         work_dir = self.cwd if cwd is None else Path(cwd).absolute()
-        try:
-            binary = str(self.claude_bin)
-        except ClaudeNotFoundError:
-            # Resolved again (and reported) only if the call really runs: a replay needs no binary.
-            binary = os.fspath(self._claude_bin) if self._claude_bin is not None else "claude"
+        env = self.build_env()
+        binary = self._argv_binary(env)
         model = options.get("model")
         extra = check_extra(options.get("extra_args", ()))
         laid = layout(
@@ -417,7 +432,7 @@ class ClaudeExecutor:
             kind=laid.kind,
             cwd=work_dir,
             config_dir=self.config_dir,
-            env=self.build_env(),
+            env=env,
             timeout=call_timeout,
             output_format=options.get("output_format", "json"),
             resume=options.get("resume"),
@@ -428,32 +443,14 @@ class ClaudeExecutor:
         )
 
     # ----------------------------------------------------------------- running
-    # run() and arun() keep full explicit signatures (IDEs and mypy show every keyword); everything else
-    # goes through one path: _begin -> (interceptor ->) _spawn/_aspawn -> _complete -> _conclude.
+    # One path, sync and async alike: _begin -> dispatch (the interceptor, or the live process through
+    # _spawn/_aspawn) -> CallCore.complete -> _conclude. The keywords are CallOptions (Unpack): written once.
 
-    def run(
-        self,
-        prompt: str,
-        *,
-        resume: str | None = None,
-        continue_: bool = False,
-        fork: bool = False,
-        session_id: str | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        model: str | None = None,
-        max_turns: int | None = None,
-        allowed_tools: str | Iterable[str] | None = None,
-        disallowed_tools: str | Iterable[str] | None = None,
-        permission_mode: str | None = None,
-        system_prompt: str | None = None,
-        append_system_prompt: str | None = None,
-        output_format: str = "json",
-        on_event: EventCallback | None = None,
-        timeout: float | None = None,
-        extra_args: Sequence[str] = (),
-        check: bool | None = None,
-    ) -> ClaudeResult:
+    def run(self, prompt: str, **options: Unpack[RunOptions]) -> ClaudeResult:
         """Run one ``claude -p`` call and return its :class:`ClaudeResult` (see the module docstring).
+
+        The keywords are :class:`~pytest_claude_sessions.executor.options.CallOptions` plus ``on_event``
+        (stream-json events, as they arrive) and ``check`` (raise on an error result).
 
         Raises ClaudeNotFoundError, ClaudeTimeoutError, ClaudeProcessError (no JSON result, e.g. an unknown
         session), ClaudeEmptyOutputError, and ClaudeResultError for an error result when ``check``; every
@@ -461,83 +458,44 @@ class ClaudeExecutor:
         and is recorded nowhere).
         """
         __tracebackhide__ = True  # the user's call is the interesting frame, not the executor's insides
-        pending = self._begin(
-            prompt, on_event, check, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
-            cwd=cwd, model=model, max_turns=max_turns, allowed_tools=allowed_tools,
-            disallowed_tools=disallowed_tools, permission_mode=permission_mode, system_prompt=system_prompt,
-            append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
-            extra_args=extra_args,
-        )  # fmt: skip
+        pending = self._begin(prompt, options)
         try:  # not a context manager: its frames would show in every traceback of a failed call
-            before = self._before(pending.call)
+            before = self.core.before(pending.call)
             spawn = functools.partial(self._spawn, pending)
-            interceptor = self.interceptor
-            outcome = (
-                interceptor.intercept(pending.call, spawn) if interceptor is not None else spawn(pending.call)
-            )
+            outcome = dispatch(pending.call, spawn, self.interceptor)
             if pending.dispatcher is not None:
                 for event in pending.dispatcher.replay(outcome):
                     pending.dispatcher.on_event(event)
-            result = self._complete(pending.call, outcome, before)
+            result = self.core.complete(pending.call, outcome, before, cli_version=self.cli_version)
         except BaseException as exc:
             self._record_failure(pending, exc)
             raise
         return self._conclude(result, pending)
 
-    async def arun(
-        self,
-        prompt: str,
-        *,
-        resume: str | None = None,
-        continue_: bool = False,
-        fork: bool = False,
-        session_id: str | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        model: str | None = None,
-        max_turns: int | None = None,
-        allowed_tools: str | Iterable[str] | None = None,
-        disallowed_tools: str | Iterable[str] | None = None,
-        permission_mode: str | None = None,
-        system_prompt: str | None = None,
-        append_system_prompt: str | None = None,
-        output_format: str = "json",
-        on_event: EventCallback | None = None,
-        timeout: float | None = None,
-        extra_args: Sequence[str] = (),
-        check: bool | None = None,
-    ) -> ClaudeResult:
+    async def arun(self, prompt: str, **options: Unpack[RunOptions]) -> ClaudeResult:
         """:meth:`run` for asyncio: the process runs without blocking the loop; ``on_event`` may be async."""
         __tracebackhide__ = True
-        pending = self._begin(
-            prompt, on_event, check, resume=resume, continue_=continue_, fork=fork, session_id=session_id,
-            cwd=cwd, model=model, max_turns=max_turns, allowed_tools=allowed_tools,
-            disallowed_tools=disallowed_tools, permission_mode=permission_mode, system_prompt=system_prompt,
-            append_system_prompt=append_system_prompt, output_format=output_format, timeout=timeout,
-            extra_args=extra_args,
-        )  # fmt: skip
+        pending = self._begin(prompt, options)
         try:
-            before = self._before(pending.call)
+            before = self.core.before(pending.call)
             spawn = functools.partial(self._aspawn, pending)
-            interceptor = self.interceptor
-            outcome = await (
-                interceptor.aintercept(pending.call, spawn)
-                if interceptor is not None
-                else spawn(pending.call)
-            )
+            outcome = await adispatch(pending.call, spawn, self.interceptor)
             if pending.dispatcher is not None:
                 for event in pending.dispatcher.replay(outcome):
                     await _maybe_await(pending.dispatcher.on_event(event))
-            result = self._complete(pending.call, outcome, before)
+            result = self.core.complete(pending.call, outcome, before, cli_version=self.cli_version)
         except BaseException as exc:
             self._record_failure(pending, exc)
             raise
         return self._conclude(result, pending)
 
-    def _begin(
-        self, prompt: str, on_event: EventCallback | None, check: bool | None, **options: Unpack[CallOptions]
-    ) -> _Pending:
+    def _begin(self, prompt: str, options: RunOptions) -> _Pending:
         __tracebackhide__ = True
-        call = self.build_call(prompt, **options)
+        call_options: dict[str, Any] = dict(options)
+        on_event = call_options.pop("on_event", None)
+        check = call_options.pop("check", None)
+        check_option_names(call_options, "run")
+        call = self._build_call(prompt, call_options)
         if on_event is None:
             dispatcher = None
         elif call.output_format != "stream-json":
@@ -548,7 +506,7 @@ class ClaudeExecutor:
             raise ExecutorUsageError(f"on_event must be callable, got {type(on_event).__name__}")
         else:
             dispatcher = _Dispatcher(on_event)
-        return _Pending(call, dispatcher, self.check if check is None else check)
+        return _Pending(call, dispatcher, self.check if check is None else bool(check))
 
     def _live_argv(self, pending: _Pending, call: CliCall) -> list[str]:
         """Guards, then the binary: what every live spawn goes through (a replay never gets here)."""
@@ -620,121 +578,6 @@ class ClaudeExecutor:
         """The CLI's JSON result as a dict (``session_id`` resumes that session): the legacy entry point."""
         __tracebackhide__ = True
         return dict(self.run(prompt, resume=session_id, cwd=working_dir).raw)
-
-    # ----------------------------------------------------------------- before and after a call
-
-    def _before(self, call: CliCall) -> _Before:
-        if call.resume is not None:
-            return _Before(call.resume, self._session_total(call.resume, call.cwd))
-        if call.continue_:
-            parent = self._latest_session(call.cwd)
-            return _Before(parent, self._session_total(parent, call.cwd) if parent else 0.0)
-        return _Before(None, 0.0)
-
-    def _latest_session(self, cwd: Path) -> str | None:
-        """The session ``--continue`` will pick: the most recently written transcript of the cwd's project."""
-        try:
-            project = self.validator.project_dir(cwd)
-            candidates = [(p.stat().st_mtime_ns, p.stem) for p in project.glob("*.jsonl") if p.is_file()]
-        except OSError:
-            return None
-        return max(candidates)[1] if candidates else None
-
-    def _session_info(self, session_id: str, cwd: Path) -> dict[str, Any] | None:
-        try:
-            return self.validator.get_session_info(session_id, working_dir=cwd)
-        except (ClaudeSessionsError, OSError, ValueError):
-            return None
-
-    def _session_total(self, session_id: str, cwd: Path) -> float | None:
-        """A session's cumulative cost so far: its transcript's cost-state, else the tracker's last step."""
-        info = self._session_info(session_id, cwd)
-        total = as_float(info.get("total_cost_usd")) if info else None
-        if total is not None or self.tracker is None:
-            return total
-        with contextlib.suppress(ClaudeSessionsError, OSError):
-            for step in reversed(self.tracker.session_chain):
-                if step.session_id == session_id and step.total_cost_usd is not None:
-                    return step.total_cost_usd
-        return None
-
-    def _complete(self, call: CliCall, outcome: CliOutcome, before: _Before) -> ClaudeResult:
-        """Parse the outcome (raising what it really is), look up the session on disk, record the step."""
-        __tracebackhide__ = True
-        parsed = parse_outcome(call, outcome)
-        session_id = parsed.session_id
-        transcript: Path | None = None
-        info: dict[str, Any] | None = None
-        if session_id is not None and is_session_id(session_id):  # never a path built from an odd id
-            transcript = self.validator.find_transcript(session_id, working_dir=call.cwd)
-            if transcript is not None:
-                info = self._session_info(session_id, call.cwd)
-        version = parsed.cli_version or (as_str(info.get("cli_version")) if info else None)
-        if version is None and not outcome.replayed:
-            version = self.cli_version()
-        result = build_result(
-            call,
-            outcome,
-            parsed,
-            parent_session_id=before.parent_session_id,
-            previous_total=before.previous_total,
-            cli_version=version,
-            transcript_path=transcript,
-        )
-        if self.tracker is not None and session_id is not None:
-            self._record_step(call, result, info)
-        return result
-
-    def _record_step(self, call: CliCall, result: ClaudeResult, info: dict[str, Any] | None) -> None:
-        tracker, session_id = self.tracker, result.session_id
-        assert tracker is not None
-        assert session_id is not None
-        # `--continue` where the cwd had no session: the CLI silently started a new one, so the chain
-        # gets a "new" step (a tracker would otherwise take its latest step as the parent).
-        kind: StepKind = (
-            "new" if result.kind == "continue" and result.parent_session_id is None else result.kind
-        )
-        transcript = str(result.transcript_path) if result.transcript_path is not None else None
-        error = result.error_message
-        metadata: dict[str, Any] = {
-            "leaf_uuid": as_str(info.get("leaf_uuid")) if info else None,
-            "output_format": call.output_format,
-            "replayed": result.replayed,
-            "requested_kind": result.kind,
-            "kind": kind,
-            "parent_session_id": result.parent_session_id,
-            "cost_usd": result.cost_usd,
-            "total_cost_usd": result.total_cost_usd,
-            "num_turns": result.num_turns,
-            "duration_ms": result.duration_ms,
-            "cli_version": result.cli_version,
-            "transcript_path": transcript,
-            "is_error": not result.ok,
-            "error": error,
-            "api_error_status": result.api_error_status,
-            "model": result.model,
-            "cwd": str(call.cwd),
-        }
-        response = result.result if result.result is not None else (error or "")
-        tracker.update_session(
-            session_id,
-            call.prompt,
-            response,
-            metadata,
-            kind=kind,
-            parent_session_id=result.parent_session_id,
-            cost_usd=result.cost_usd,
-            num_turns=result.num_turns,
-            duration_ms=result.duration_ms,
-            usage=result.usage or None,
-            is_error=not result.ok,
-            cli_version=result.cli_version,
-            cwd=str(call.cwd),
-            total_cost_usd=result.total_cost_usd,
-            model=result.model,
-            transcript_path=transcript,
-            error=error,
-        )
 
     def _conclude(self, result: ClaudeResult, pending: _Pending) -> ClaudeResult:
         __tracebackhide__ = True
