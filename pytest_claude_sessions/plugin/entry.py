@@ -658,10 +658,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_RUN, None)
-    if state is None or state.run is None or state.settings.json_report is None:
+    if state is None or state.run is None:
         return
     from pytest_claude_sessions.plugin.reporting import write_json_report
 
+    if state.report is not None:  # the controller, and some test touched Claude
+        # The run directory keeps its own JSON report: `claude-sessions` reads outcomes and verdicts there.
+        try:
+            write_json_report(state.run_dir / "report.json", state.report.to_json())
+        except OSError as exc:
+            state.json_error = f"could not write the JSON report into the run directory: {exc}"
+    if state.settings.json_report is None:
+        return
     try:
         write_json_report(state.settings.json_report, state.ensure_report().to_json())
     except OSError as exc:

@@ -649,6 +649,14 @@ class SessionValidator:
         scan = self._scan_path(path, session_id)
         return (scan.error is None), scan.error
 
+    def validate_path(self, path: str | os.PathLike[str]) -> tuple[bool, str | None]:
+        """:meth:`validate_session_file` for one transcript file, named ``<session id>.jsonl``."""
+        file = Path(path)
+        if not is_session_id(file.stem) or file.suffix != ".jsonl":
+            return False, f"{file}: not a transcript name (<session id>.jsonl)"
+        scan = self._scan_path(file, file.stem)
+        return (scan.error is None), scan.error
+
     def get_session_info(
         self, session_id: str, working_dir: str | os.PathLike[str] | None = None
     ) -> dict[str, Any] | None:

@@ -1,0 +1,39 @@
+"""``validate``: every transcript of a CLI config directory, chain breaks named with file and line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json, plural
+from pytest_claude_sessions.transcripts.validator import SessionValidator, is_session_id
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    validator = SessionValidator(args.config_dir, allow_torn_tail=args.allow_torn_tail)
+    projects = validator.projects_dir
+    if not projects.is_dir():
+        raise CommandError(f"no transcripts: {projects} is not a directory (give the CLI's config dir)")
+    files = sorted(
+        p for p in projects.glob("*/*.jsonl") if is_session_id(p.stem) and p.is_file() and not p.is_symlink()
+    )
+    results = []
+    for path in files:
+        ok, reason = validator.validate_path(path)
+        results.append({"path": str(path), "session_id": path.stem, "ok": ok, "error": reason})
+    bad = [r for r in results if not r["ok"]]
+    if args.json:
+        emit_json({"config_dir": str(validator.config_dir), "transcripts": results})
+    else:
+        for r in bad:
+            print(f"BROKEN {r['error']}")
+        print(
+            f"{plural(len(files), 'transcript')} in {projects}: {len(files) - len(bad)} ok, {len(bad)} broken"
+        )
+    if not files:
+        raise CommandError(f"no transcript found under {projects}")
+    return EXIT_FINDINGS if bad else EXIT_OK
+
+
+def transcripts_of(config_dir: Path) -> list[Path]:
+    return sorted((config_dir / "projects").glob("*/*.jsonl"))

@@ -1,0 +1,93 @@
+"""Real pytest runs in a directory of their own (a subprocess: module-scoped fixtures can share them), with
+the real CLI against the loopback stub, leaving a real store. Used by the command, HTML and gate tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+_SCRUB_PREFIXES = ("PYTEST_CLAUDE_", "PYTEST_XDIST_", "ANTHROPIC_", "PYTEST_ADDOPTS")
+
+# SUITE_VARIANT=2 makes test_chain one resume longer, drops test_gone and adds test_added: the diff sees
+# a changed, a gone and an added test.
+SUITE = """
+import os
+import pytest
+
+VARIANT = os.environ.get("SUITE_VARIANT", "1")
+
+
+@pytest.mark.claude_session(expect_continuity=True)
+def test_chain(claude_api_stub, claude_executor):
+    claude_executor.run("my name is Alice")
+    claude_executor.resume("what is my name?")
+    if VARIANT == "2":
+        claude_executor.resume("and once more?")
+    claude_executor.fork("fork it")
+
+
+def test_fails(claude_api_stub, claude_executor):
+    claude_executor.run("hello there")
+    assert 1 == 2, "deliberate"
+
+
+def test_raises(claude_api_stub, claude_executor):
+    with pytest.raises(Exception):
+        claude_executor.run("are you there?", resume="00000000-0000-4000-8000-000000000000")
+
+
+def test_plain():
+    pass
+
+
+if VARIANT == "1":
+    def test_gone(claude_api_stub, claude_executor):
+        claude_executor.run("only in the first run")
+else:
+    def test_added(claude_api_stub, claude_executor):
+        claude_executor.run("only in the second run")
+"""
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    env.update(extra)
+    return env
+
+
+def run_pytest(
+    directory: Path, *args: str, suite: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest`` in ``directory`` (made, with the ini and ``test_inner.py`` when given)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / "pytest.ini").exists():
+        (directory / "pytest.ini").write_text(INI)
+    if suite is not None:
+        (directory / "test_inner.py").write_text(suite)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--strict-markers", *args],
+        cwd=directory,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def claude_sessions(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it."""
+    script = Path(sys.executable).with_name("claude-sessions")
+    return subprocess.run(
+        [str(script), *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
