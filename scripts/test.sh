@@ -7,6 +7,15 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 bash scripts/install-claude-cli.sh
+# The HTML report is checked in a real headless browser: Debian's chromium-headless-shell (or chromium).
+if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        apt-get install -y -qq chromium-headless-shell >/dev/null || apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: no headless Chromium (apt-get install chromium-headless-shell): the browser test skips" >&2
+    fi
+fi
 export CLAUDE_BIN="$PWD/.claude-cli/node_modules/.bin/claude"
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy --strict" && .venv/bin/mypy

@@ -16,7 +16,7 @@ from pytest_claude_sessions.report.graph import Node, chain_graph
 from pytest_claude_sessions.report.model import Run, failing_first
 
 # The graph: a lane (row) per session in order of appearance, a column per step.
-NODE_W, NODE_H, COL_W, ROW_H, PAD = 132, 46, 168, 66, 12
+NODE_W, NODE_H, COL_W, ROW_H, PAD = 136, 54, 200, 74, 12
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 CSS = """
@@ -76,6 +76,7 @@ SCRIPT = """
     tests.forEach(function(t){t.querySelector('details').open=open;});
     this.textContent=open?'collapse all':'expand all';
   });
+  if(location.hash==='#all')document.getElementById('expand').click();
   apply();document.body.setAttribute('data-ready','1');
 })();
 """
@@ -152,10 +153,10 @@ def _svg_node(node: Node, x: int, y: int) -> str:
         f'data-session="{_e(s.get("session_id"))}" transform="translate({x},{y})">'
         f"<title>{_e(title)}</title>"
         f'<rect width="{NODE_W}" height="{NODE_H}" rx="6"/>'
-        f'<text x="8" y="17" font-weight="700">#{_e(s.get("step"))} {_e(s.get("kind"))}'
+        f'<text x="8" y="16" font-weight="700">#{_e(s.get("step"))} {_e(s.get("kind"))}'
         f"{' ⟲' if s.get('replayed') else ''}</text>"
         f'<text x="8" y="31">{_e(str(s.get("session_id") or "")[:8])} {_e(_money(s.get("cost_usd")))}</text>'
-        f'<text x="8" y="42">{_e(turns)}{" · ERROR" if bad else ""}</text></g>'
+        f'<text x="8" y="46">{_e(turns)}{" · ERROR" if bad else ""}</text></g>'
     )
 
 
@@ -196,8 +197,8 @@ def _steps_table(steps: Sequence[Mapping[str, Any]]) -> str:
 def _failed_table(failed: Sequence[Mapping[str, Any]]) -> str:
     rows = "".join(
         f'<tr><td>{_e(f.get("kind"))}</td><td class="mono">{_e(f.get("session_id") or "-")}</td>'
-        f'<td>{_e(_clip(f.get("prompt"), 80))}</td><td class="err">{_e(f.get("error_type"))}: '
-        f'{_e(_clip(f.get("error"), 240))}</td><td class="mono">{_e(_clip(f.get("stderr"), 160))}</td></tr>'
+        f'<td>{_e(_clip(f.get("prompt"), 80))}</td><td class="err">{_e(_error_text(f))}</td>'
+        f'<td class="mono">{_e(_clip(f.get("stderr"), 160))}</td></tr>'
         for f in failed
     )
     return (
@@ -205,6 +206,11 @@ def _failed_table(failed: Sequence[Mapping[str, Any]]) -> str:
         "<tr><th>kind</th><th>session id</th><th>prompt</th><th>error</th><th>stderr (tail)</th></tr>"
         f"{rows}</table>"
     )
+
+
+def _error_text(failed: Mapping[str, Any]) -> str:
+    kind, error = str(failed.get("error_type") or ""), _clip(failed.get("error"), 240)
+    return error if not kind or error.startswith(kind) else f"{kind}: {error}"
 
 
 def _verdicts(record: Mapping[str, Any], verdicts: Sequence[Mapping[str, Any]] | None) -> str:
