@@ -14,15 +14,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import filelock
-
+from pytest_claude_sessions import fs
 from pytest_claude_sessions.errors import (
     CassetteCorruptError,
+    CassetteError,
     CassetteLockError,
 )
 
@@ -157,60 +156,46 @@ def load_cassette_data(path: Path) -> dict[str, Any] | None:
 
 
 def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            if fsync:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cassettes are shared files in the repo
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    if fsync and os.name == "posix":
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn one
+    (:func:`pytest_claude_sessions.fs.atomic_write`; a link at ``path`` is refused)."""
+    with fs.os_errors(path.parent, "create the cassette directory", CassetteError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fs.atomic_write(path, text, fsync=fsync, error=CassetteError, what="cassette")
 
 
 def lock_path_for(path: Path) -> Path:
     """The lock file guarding cassette ``path``.
 
-    Kept out of the test tree (cassettes are committed; lock files would litter ``git status``): a per-user
-    directory under the temp dir, named by the hash of the cassette's real path, so every process on the
-    machine that writes the same cassette (xdist workers, parallel runs) takes the same lock.
+    Kept out of the test tree (cassettes are committed; lock files would litter ``git status``): a directory
+    private to this user (:func:`pytest_claude_sessions.fs.user_lock_dir`, owner and mode checked), named by
+    the hash of the cassette's real path, so every process of the user that writes the same cassette (xdist
+    workers, parallel runs) takes the same lock.
     """
     real = os.path.realpath(path)
     digest = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    user = getattr(os, "getuid", lambda: "user")()
-    return Path(tempfile.gettempdir()) / f"pytest-claude-cassette-locks-{user}" / f"{digest}.lock"
+    return fs.user_lock_dir("pytest-claude-cassette-locks", error=CassetteLockError) / f"{digest}.lock"
+
+
+def _lock_timeout_error(path: Path) -> Callable[[Path, float], Exception]:
+    def make(lock_path: Path, timeout: float) -> Exception:
+        return CassetteLockError(
+            f"could not lock cassette {path} within {timeout:g}s (lock file {lock_path}); another run is "
+            "saving it, or a hung process holds it"
+        )
+
+    return make
 
 
 @contextlib.contextmanager
 def cassette_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
     """Hold the lock of cassette ``path`` (never across a CLI call: only around read-modify-write)."""
-    lock_path = lock_path_for(path)
-    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path), timeout=timeout)
-    try:
-        lock.acquire()
-    except filelock.Timeout as exc:
-        raise CassetteLockError(
-            f"could not lock cassette {path} within {timeout:g}s (lock file {lock_path}); another run is "
-            "saving it, or a hung process holds it"
-        ) from exc
-    try:
+    with fs.locked(
+        lock_path=lock_path_for(path),
+        timeout=timeout,
+        on_timeout=_lock_timeout_error(path),
+        error=CassetteLockError,
+    ):
         yield
-    finally:
-        lock.release()
 
 
 # --------------------------------------------------------------------------- unused cassettes

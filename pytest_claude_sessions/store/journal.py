@@ -23,8 +23,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
-import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -33,10 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
+from pytest_claude_sessions import fs
 from pytest_claude_sessions.errors import (
-    LockTimeoutError,
     StoreCorruptionError,
     StoreError,
     StoreWarning,
@@ -54,7 +50,6 @@ __all__ = [
     "ReadResult",
     "SessionStore",
     "StoreWarning",
-    "atomic_write",
     "journal_name",
     "parse_journal",
     "record_key",
@@ -364,36 +359,6 @@ def _parse_fd(fd: int, size: int) -> ParsedJournal:
 # --------------------------------------------------------------------------- small file helpers
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | _O_CLOEXEC)
-    except OSError:  # not possible on every platform/filesystem; the data itself is already synced
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _write_buffered(fd: int, pieces: Iterable[bytes]) -> None:
-    buffer = bytearray()
-    for piece in pieces:
-        buffer += piece
-        if len(buffer) >= _READ_BLOCK:
-            _write_all(fd, buffer)
-            buffer.clear()
-    _write_all(fd, buffer)
-
-
 def _read_range(fd: int, start: int, length: int) -> bytes:
     # lseek + read rather than os.pread (POSIX only); every caller owns its descriptor.
     chunks: list[bytes] = []
@@ -405,28 +370,6 @@ def _read_range(fd: int, start: int, length: int) -> bytes:
         chunks.append(chunk)
         length -= len(chunk)
     return b"".join(chunks)
-
-
-def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
-    """Replace ``path`` with ``data`` (bytes, or pieces written in turn so a long journal is never joined in
-    memory): temp file in the same directory, fsync, os.replace, fsync dir."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
-    try:
-        try:
-            if isinstance(data, bytes | bytearray | memoryview):
-                _write_all(fd, data)
-            else:
-                _write_buffered(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the store is shared by the user's processes
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _unique_sibling(path: Path, suffix: str) -> Path:
@@ -449,7 +392,7 @@ def _preserve_copy(src: Path, dst: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-    _fsync_dir(dst.parent)
+    fs.fsync_dir(dst.parent)
 
 
 # --------------------------------------------------------------------------- the store
@@ -518,9 +461,6 @@ class SessionStore:
                 ) from exc
         if self.directory.exists() and not self.directory.is_dir():
             raise StoreError(f"the session store path {self.directory} exists and is not a directory")
-        self._pid = os.getpid()
-        self._locks: dict[Path, FileLock] = {}
-        self._guard = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -553,35 +493,14 @@ class SessionStore:
     @staticmethod
     def lock_path(path: Path) -> Path:
         """The sidecar lock file of a journal."""
-        return path.with_name(path.name + LOCK_SUFFIX)
-
-    def _lock_object(self, path: Path) -> FileLock:
-        if os.getpid() != self._pid:  # a forked child must not reuse the parent's lock objects
-            self._pid = os.getpid()
-            self._guard = threading.Lock()
-            self._locks = {}
-        with self._guard:
-            lock = self._locks.get(path)
-            if lock is None:
-                # One object per path: filelock refuses two objects for one path in one thread.
-                # thread_local=True (default) makes the object exclude threads, not just processes.
-                lock = FileLock(str(self.lock_path(path)), timeout=self.lock_timeout, is_singleton=False)
-                self._locks[path] = lock
-            return lock
+        return fs.sidecar_lock_path(path)
 
     @contextlib.contextmanager
     def locked(self, path: Path, timeout: float | None = None) -> Iterator[None]:
         """Hold the sidecar lock of ``path``; :class:`LockTimeoutError` naming the lock file on timeout."""
-        lock = self._lock_object(path)
-        wait = self.lock_timeout if timeout is None else timeout
-        try:
-            lock.acquire(timeout=wait)
-        except Timeout as exc:
-            raise LockTimeoutError(self.lock_path(path), wait) from exc
-        try:
+        # reentrant: the store's own nested calls (a read that repairs, inside a rewrite) take it again
+        with fs.locked(path, timeout=self.lock_timeout if timeout is None else timeout, reentrant=True):
             yield
-        finally:
-            lock.release()
 
     # ----------------------------------------------------------------- append (the hot path)
 
@@ -593,7 +512,7 @@ class SessionStore:
         path = self.journal_path(agent_id)
         with self.locked(path):
             for _attempt in range(2):
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
+                fd = fs.open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644, what="journal")
                 try:
                     state = self._prepare_tail(fd, path, agent_id)
                     if state is not None:
@@ -602,11 +521,11 @@ class SessionStore:
                         info.interaction_count = count + 1
                         line = _encode(info.to_dict())
                         os.lseek(fd, 0, os.SEEK_END)
-                        _write_all(fd, prefix + line)
+                        fs.write_all(fd, prefix + line)
                         if self.fsync:
                             os.fsync(fd)
                         if created:
-                            _fsync_dir(self.directory)
+                            fs.fsync_dir(self.directory)
                         return info
                 finally:
                     os.close(fd)
@@ -784,7 +703,7 @@ class SessionStore:
                 info.interaction_count = count
                 yield _encode(info.to_dict())
 
-        atomic_write(path, lines())
+        fs.atomic_write(path, lines(), what="journal")
         return count
 
     def _repair_locked(self, agent_id: str, path: Path) -> None:
@@ -845,7 +764,7 @@ class SessionStore:
                     self._write_journal(path, agent_id, kept)
                 else:
                     path.unlink()
-                    _fsync_dir(self.directory)
+                    fs.fsync_dir(self.directory)
             return removed
 
     def merge(self, agent_id: str, records: Iterable[SessionInfo]) -> int:
@@ -1017,7 +936,7 @@ class SessionStore:
             self._merge_locked(agent_id, records)
             backup = _unique_sibling(legacy, MIGRATED_SUFFIX)
             os.replace(legacy, backup)
-            _fsync_dir(self.directory)
+            fs.fsync_dir(self.directory)
         message = f"migrated {len(records)} steps of agent {agent_id!r} from {legacy} into {path}; "
         message += f"the original is kept at {backup}"
         if bad:
@@ -1033,7 +952,7 @@ class SessionStore:
             os.replace(legacy, target)
         except FileNotFoundError:
             return
-        _fsync_dir(self.directory)
+        fs.fsync_dir(self.directory)
         warnings.warn(
             f"the legacy store file {legacy} is unreadable ({why}); moved it to {target}; "
             f"nothing was migrated",

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_claude_sessions.errors import ExportFormatError
+from pytest_claude_sessions.fs import atomic_write
 from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.redact import Redactor
-from pytest_claude_sessions.store.journal import SessionStore, atomic_write, parse_record
+from pytest_claude_sessions.store.journal import SessionStore, parse_record
 from pytest_claude_sessions.store.tracker import (
     DEFAULT_MAX_TEXT_LENGTH,
     SessionTracker,
