@@ -272,7 +272,7 @@ def cmd_html(args: argparse.Namespace) -> int:
 
 def write_text(path: Path, text: str) -> None:
     """Atomically (temp file + rename): a reader never sees half a report."""
-    from pytest_claude_sessions.store.journal import atomic_write
+    from pytest_claude_sessions.fs import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text.encode("utf-8"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_claude_sessions.errors import StoreError
+from pytest_claude_sessions.fs import atomic_write
 from pytest_claude_sessions.models import SessionInfo
 from pytest_claude_sessions.plugin.reporting import build_test_record
 from pytest_claude_sessions.report.model import (
@@ -34,7 +35,6 @@ from pytest_claude_sessions.store.journal import (
     HEADER_KEY,
     SessionStore,
     _encode,
-    atomic_write,
     journal_name,
     record_key,
 )
