@@ -8,6 +8,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+__all__ = [
+    "BudgetExceededError",
+    "CassetteCorruptError",
+    "CassetteError",
+    "CassetteLockError",
+    "CassetteMismatchError",
+    "CassetteMissError",
+    "CassetteUnusedError",
+    "CassetteVersionWarning",
+    "ClaudeEmptyOutputError",
+    "ClaudeNotFoundError",
+    "ClaudeProcessError",
+    "ClaudeResultError",
+    "ClaudeSessionsError",
+    "ClaudeTimeoutError",
+    "ExecutorError",
+    "ExecutorUsageError",
+    "ExportFormatError",
+    "InvalidSessionIdError",
+    "LockTimeoutError",
+    "SessionNotFoundError",
+    "SettingsError",
+    "StoreCorruptionError",
+    "StoreError",
+    "StoreWarning",
+    "StubError",
+    "StubTimeoutError",
+    "TranscriptError",
+]
+
 
 class ClaudeSessionsError(Exception):
     """Root of every error raised by pytest-claude-sessions."""

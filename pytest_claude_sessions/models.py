@@ -12,6 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+__all__ = [
+    "STEP_KINDS",
+    "ClaudeResult",
+    "CliCall",
+    "CliOutcome",
+    "SessionInfo",
+    "StepKind",
+    "parse_timestamp",
+    "utcnow",
+]
+
 StepKind = Literal["new", "resume", "continue", "fork"]
 STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 

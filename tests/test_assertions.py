@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,14 +19,13 @@ from pytest_claude_sessions.assertions.continuity import (
     chain_continuity,
     compare_repr,
     format_chain,
-    recorded_config_dir,
     shared_sessions,
 )
 from pytest_claude_sessions.executor.executor import ClaudeExecutor
 from pytest_claude_sessions.models import SessionInfo
 from pytest_claude_sessions.store.tracker import SessionTracker
 from pytest_claude_sessions.stub.server import MessagesStub
-from pytest_claude_sessions.transcripts.validator import SessionValidator
+from pytest_claude_sessions.transcripts import SessionValidator, check_chain_continuity, recorded_config_dir
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,27 @@ def test_real_chain_is_continuous(recorded: SimpleNamespace) -> None:
     assert_resumed(a2, a1, recorded.validator)
     assert_forked(fork, a2, recorded.validator)
     assert chain_continuity(recorded.chain, recorded.validator) == []
+
+
+def test_the_chain_verdict_says_how_strongly_it_was_checked(recorded: SimpleNamespace) -> None:
+    """With the leaves the executor recorded every check is strong; without them the chain still holds but
+    the verdict is weak and says why, per step (the plugin shows this instead of a bare "ok")."""
+    strong = check_chain_continuity(recorded.chain, recorded.validator)
+    assert strong.ok and strong.strength == "strong" and strong.weak_reasons == ()
+    assert [v.basis for v in strong.verdicts] == ["leaf", "leaf"]
+    blind = [relabel(s, metadata={}) for s in recorded.chain]  # as if no leaf had been recorded
+    weak = check_chain_continuity(blind, recorded.validator)
+    assert weak.ok, weak.reasons
+    assert weak.strength == "weak"
+    a1, _, fork = recorded.chain
+    assert len(weak.weak_reasons) == 2
+    assert weak.weak_reasons[0].startswith(f"resume {a1.session_id[:8]} -> {a1.session_id[:8]}: no leaf was")
+    assert weak.weak_reasons[1].startswith(f"fork {a1.session_id[:8]} -> {fork.session_id[:8]}: no leaf was")
+    data = json.loads(json.dumps(weak.to_dict()))
+    assert data["checked"] and data["ok"] and data["reason"] is None
+    assert data["strength"] == "weak" and data["weak_reasons"] == list(weak.weak_reasons)
+    assert [v["strength"] for v in data["verdicts"]] == ["weak", "weak"]
+    assert chain_continuity(blind, recorded.validator) == []  # the reasons-only view is unchanged
 
 
 def test_a_new_session_recorded_as_resume_breaks_the_chain(recorded: SimpleNamespace) -> None:

@@ -16,8 +16,8 @@ from pytest_claude_sessions.cassettes.transcript_records import (
     safe_relative,
     snapshot_sizes,
 )
+from pytest_claude_sessions.ids import project_dir_name
 from pytest_claude_sessions.models import CliCall
-from pytest_claude_sessions.transcripts.validator import project_dir_name
 
 
 def _call(tmp_path: Path, cwd: Path | None = None, **kw: object) -> CliCall:

@@ -18,15 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_claude_sessions.errors import InvalidSessionIdError, SessionNotFoundError, TranscriptError
+from pytest_claude_sessions.ids import encode_project_path, is_session_id, project_dir_name
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.transcripts.validator import (
+from pytest_claude_sessions.transcripts import (
     ContinuityVerdict,
     SessionValidator,
     default_config_dir,
-    encode_project_path,
-    is_session_id,
     leaf_uuid,
-    project_dir_name,
 )
 
 # Real transcripts of Claude Code 2.1.330, kept in the repository.
@@ -254,7 +252,7 @@ class TestProjectDirName:
         assert len(encode_project_path(astral)) > 200
 
     def test_js_hash_matches_java_string_hashcode(self) -> None:
-        from pytest_claude_sessions.transcripts.validator import _base36, _js_hash32
+        from pytest_claude_sessions.ids import _base36, _js_hash32
 
         assert _js_hash32("") == 0
         assert _js_hash32("hello") == 99162322
@@ -381,6 +379,8 @@ class TestRealSamples:
         assert verdict.basis == "branch_point"
         assert verdict.previous_leaf_uuid == LEAF_CONTINUE
         assert LEAF_LAST_RESUME in verdict.reason
+        assert verdict.strength == "weak"
+        assert verdict.weak_reason is not None and "no leaf was recorded" in verdict.weak_reason
 
     def test_fork_from_a_later_leaf_is_rejected(self, validator: SessionValidator, samples: Path) -> None:
         verdict = validator.check_continuity(ORIGINAL, FORK, previous_leaf_uuid=LEAF_LAST_RESUME)
@@ -400,6 +400,7 @@ class TestRealSamples:
         assert [v.ok for v in verdicts] == [True, True, True], [v.reason for v in verdicts]
         assert [v.kind for v in verdicts] == ["resume", "continue", "fork"]
         assert all(v.basis == "leaf" for v in verdicts)
+        assert all(v.strength == "strong" and v.weak_reason is None for v in verdicts)
         assert verdicts[0].next_leaf_uuid == LEAF_RESUME  # pinned, although the file grew further
 
     def test_resume_after_the_fork(self, validator: SessionValidator, samples: Path) -> None:
@@ -796,10 +797,10 @@ class TestSessionInfo:
     ) -> None:
         with alice.path.open("a") as fh:
             fh.write("not json\n")
-        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts.validator"):
+        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts"):
             assert validator.get_session_info(alice.session_id) is None
         assert "is not valid JSON" in caplog.text
-        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts.validator"):
+        with caplog.at_level(logging.WARNING, logger="pytest_claude_sessions.transcripts"):
             assert validator.get_session_info(_new_id()) is None
         assert "no transcript for session" in caplog.text
 
@@ -857,11 +858,19 @@ class TestContinuity:
         weak = validator.check_continuity(alice.session_id, alice.session_id)
         assert not weak
         assert "holds 1 prompt(s)" in weak.reason
+        assert weak.strength == "strong"  # a failure is a failure, never "weak"
         alice.turn("second")
         weak = validator.check_continuity(alice.session_id, alice.session_id)
         assert weak.ok
         assert weak.basis == "prompt_count"
         assert "weak check" in weak.reason
+        assert weak.strength == "weak"
+        assert weak.weak_reason == (
+            f"no leaf was recorded for the previous step: only the prompt count (2) of session "
+            f"{alice.session_id[:8]} was checked"
+        )
+        data = json.loads(json.dumps(weak.to_dict()))
+        assert (data["ok"], data["strength"], data["weak_reason"]) == (True, "weak", weak.weak_reason)
 
     def test_fork_copy(self, validator: SessionValidator, alice: Transcript) -> None:
         prev_leaf = alice.leaf
@@ -872,6 +881,7 @@ class TestContinuity:
             assert verdict.ok, verdict.reason
             assert verdict.basis == "leaf"
             assert verdict.next_leaf_uuid == fork_leaf
+            assert verdict.strength == ("strong" if leaf else "weak")
         assert json.loads(json.dumps(verdict.to_dict()))["next_path"] == str(fork.path)
 
     def test_fork_that_added_nothing(self, validator: SessionValidator, alice: Transcript) -> None:

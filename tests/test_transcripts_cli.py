@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_claude_sessions.transcripts.validator import SessionValidator, project_dir_name
+from pytest_claude_sessions.ids import project_dir_name
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.stub.server import MessagesStub

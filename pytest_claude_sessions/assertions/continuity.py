@@ -12,22 +12,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from pytest_claude_sessions.assertions.budget import BudgetLimits, check_budget
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.plugin.reporting import format_table, step_record
+from pytest_claude_sessions.tables import format_chain as _format_steps
+from pytest_claude_sessions.transcripts.chain import (
+    chain_continuity as _chain_reasons,
+)
+from pytest_claude_sessions.transcripts.chain import (
+    continuity_error,
+    recorded_leaf,
+    require_continuity,
+    validator_for,
+)
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
-if TYPE_CHECKING:
-    from pytest_claude_sessions.transcripts.validator import SessionValidator
+__all__ = [
+    "ChainLike",
+    "HasChain",
+    "assert_chain_continuous",
+    "assert_forked",
+    "assert_no_shared_sessions",
+    "assert_resumed",
+    "assert_within_budget",
+    "chain_continuity",
+    "chain_session_ids",
+    "compare_repr",
+    "format_chain",
+    "shared_sessions",
+]
 
 
-class _HasChain(Protocol):
+class HasChain(Protocol):
+    """Anything with a ``session_chain`` (a :class:`~pytest_claude_sessions.SessionTracker`)."""
+
     @property
     def session_chain(self) -> list[SessionInfo]: ...
 
 
-ChainLike = Sequence[SessionInfo] | _HasChain
+#: What the assertions accept as a chain: a list of steps, or a tracker.
+ChainLike = Sequence[SessionInfo] | HasChain
 
 
 def _steps(chain: ChainLike) -> list[SessionInfo]:
@@ -36,67 +61,18 @@ def _steps(chain: ChainLike) -> list[SessionInfo]:
     return list(chain.session_chain)
 
 
-def _agent(steps: Sequence[SessionInfo], chain: object) -> str:
+def _agent(steps: Sequence[SessionInfo], chain: object) -> str | None:
     agent = getattr(chain, "agent_id", None) or (steps[0].agent_id if steps else None)
-    return str(agent) if agent else "?"
+    return str(agent) if agent else None
 
 
 def format_chain(chain: ChainLike) -> str:
     """The chain as a compact table: #, kind, session id, parent, prompt excerpt, cost, turns, error."""
-    return format_table([step_record(s) for s in _steps(chain)], with_transcripts=False)
-
-
-def leaf_uuid(step: SessionInfo) -> str | None:
-    """The transcript leaf recorded right after the step's call (``None`` if the executor found none)."""
-    value = (step.metadata or {}).get("leaf_uuid")
-    return value if isinstance(value, str) else None
+    return _format_steps(_steps(chain))
 
 
 def _fail(reason: str, steps: Sequence[SessionInfo], chain: object) -> AssertionError:
-    table = format_chain(steps) if steps else "(no steps)"
-    return AssertionError(f"{reason}\nchain of agent {_agent(steps, chain)}:\n{table}")
-
-
-def _validator(validator: SessionValidator | None, steps: Sequence[SessionInfo] = ()) -> SessionValidator:
-    """``validator``, else one on the config dir the steps' transcripts were written under, else the
-    default (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``).
-
-    A step's ``transcript_path`` is ``<config dir>/projects/<project slug>/<session id>.jsonl``: reading
-    the chain's own config dir (an isolated one in tests) beats guessing from the environment.
-    """
-    if validator is not None:
-        return validator
-    from pytest_claude_sessions.transcripts.validator import SessionValidator
-
-    config_dir = recorded_config_dir(steps)
-    return SessionValidator(config_dir) if config_dir is not None else SessionValidator()
-
-
-def recorded_config_dir(steps: Iterable[SessionInfo]) -> Path | None:
-    """The CLI config dir the steps' transcripts live in (the first step whose ``transcript_path`` has the
-    ``<config>/projects/<slug>/<id>.jsonl`` shape), or ``None`` when no step recorded one."""
-    for step in steps:
-        if not step.transcript_path:
-            continue
-        path = Path(step.transcript_path)
-        if len(path.parents) >= 3 and path.parents[1].name == "projects":
-            return path.parents[2]
-    return None
-
-
-def new_session_breaks(steps: Sequence[SessionInfo]) -> list[str]:
-    """A ``new`` step after the first one: the agent started over instead of continuing (the usual bug,
-    a forgotten ``--resume``). One reason per such step."""
-    reasons: list[str] = []
-    for i in range(1, len(steps)):
-        step = steps[i]
-        if step.kind == "new":
-            reasons.append(
-                f"step {i + 1} started a new session {step.session_id} instead of continuing "
-                f"{steps[i - 1].session_id} (a forgotten --resume? pass allow_new_sessions=True if the "
-                f"test starts several conversations on purpose)"
-            )
-    return reasons
+    return continuity_error(reason, steps, _agent(steps, chain))
 
 
 def chain_continuity(
@@ -109,26 +85,7 @@ def chain_continuity(
     starts several conversations on purpose; each one is then still checked step by step).
     Without ``validator`` the transcripts are read from the config dir the steps recorded them in.
     """
-    steps = _steps(chain)
-    if not steps:
-        return ["the chain is empty: no Claude call was recorded"]
-    reasons = [] if allow_new_sessions else new_session_breaks(steps)
-    payload = [
-        {
-            "session_id": s.session_id,
-            "leaf_uuid": leaf_uuid(s),
-            "kind": s.kind,
-            "parent_session_id": s.parent_session_id,
-            "cwd": s.cwd,
-        }
-        for s in steps
-    ]
-    for verdict in _validator(validator, steps).check_chain(payload):
-        if not verdict.ok:
-            prev = (verdict.previous_session_id or "-")[:8]
-            nxt = (verdict.next_session_id or "-")[:8]
-            reasons.append(f"{verdict.kind or 'step'} {prev} -> {nxt}: {verdict.reason}")
-    return reasons
+    return _chain_reasons(_steps(chain), validator, allow_new_sessions=allow_new_sessions)
 
 
 def assert_chain_continuous(
@@ -140,18 +97,16 @@ def assert_chain_continuous(
     """
     __tracebackhide__ = True
     steps = _steps(chain)
-    reasons = chain_continuity(steps, validator, allow_new_sessions=allow_new_sessions)
-    if reasons:
-        raise _fail("session chain is not continuous:\n  " + "\n  ".join(reasons), steps, chain)
+    require_continuity(steps, validator, allow_new_sessions=allow_new_sessions, agent_id=_agent(steps, chain))
 
 
 def _check_pair(
     step: SessionInfo, previous: SessionInfo, kind: str, validator: SessionValidator | None
 ) -> str | None:
-    verdict = _validator(validator, [previous, step]).check_continuity(
+    verdict = validator_for([previous, step], validator).check_continuity(
         previous.session_id,
         step.session_id,
-        previous_leaf_uuid=leaf_uuid(previous),
+        previous_leaf_uuid=recorded_leaf(previous),
         kind=kind,
     )
     return None if verdict.ok else str(verdict.reason)

@@ -85,6 +85,7 @@ from pytest_claude_sessions.errors import (
     CassetteVersionWarning,
 )
 from pytest_claude_sessions.models import CliCall, CliOutcome, utcnow
+from pytest_claude_sessions.version import __version__
 
 __all__ = [
     "RECORD_MODES",
@@ -625,8 +626,6 @@ class CassetteInterceptor:
         return True
 
     def _header(self, new: list[dict[str, Any]], *, keep_recorded_at: bool) -> dict[str, Any]:
-        from pytest_claude_sessions import __version__  # late: the package __init__ may import this module
-
         now = utcnow().isoformat()
         header: dict[str, Any] = {
             "plugin_version": __version__,

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_claude_sessions.ids import encode_project_path
 from pytest_claude_sessions.models import CliCall
 from pytest_claude_sessions.redact import Redactor, marker
-from pytest_claude_sessions.transcripts.validator import encode_project_path
 
 __all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths", "placeholder_values"]
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pytest_claude_sessions.errors import CassetteError
 from pytest_claude_sessions.models import TranscriptFacts
-from pytest_claude_sessions.transcripts.validator import CHAIN_NODE_TYPES
+from pytest_claude_sessions.transcripts.scan import CHAIN_NODE_TYPES
 
 __all__ = [
     "WIRE_RECORD_TYPES",

@@ -1,3 +1,45 @@
 """The CLI process: option table and argv, running it with bounded output, outcomes, locating the binary,
-isolation, ClaudeExecutor.
+isolation, ClaudeExecutor. Names load on first use (PEP 562).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_claude_sessions.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pytest_claude_sessions.executor.core import CallInterceptor
+    from pytest_claude_sessions.executor.executor import (
+        CallRecord,
+        ClaudeExecutor,
+        FollowUpOptions,
+        Guard,
+        RunOptions,
+    )
+    from pytest_claude_sessions.executor.locate import find_claude_bin
+    from pytest_claude_sessions.executor.options import CallOptions, CommonOptions
+    from pytest_claude_sessions.executor.parsing import StreamEvent
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "core": ("CallInterceptor",),
+    "executor": ("CallRecord", "ClaudeExecutor", "FollowUpOptions", "Guard", "RunOptions"),
+    "locate": ("find_claude_bin",),
+    "options": ("CallOptions", "CommonOptions"),
+    "parsing": ("StreamEvent",),
+}
+
+__all__ = [
+    "CallInterceptor",
+    "CallOptions",
+    "CallRecord",
+    "ClaudeExecutor",
+    "CommonOptions",
+    "FollowUpOptions",
+    "Guard",
+    "RunOptions",
+    "StreamEvent",
+    "find_claude_bin",
+]
+
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -46,6 +46,7 @@ from pytest_claude_sessions.errors import ClaudeSessionsError
 from pytest_claude_sessions.executor.options import parse_argv
 from pytest_claude_sessions.executor.parsing import as_float, as_str
 from pytest_claude_sessions.executor.results import ParsedOutcome, build_result, parse_outcome
+from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.models import (
     ClaudeResult,
     CliCall,
@@ -54,7 +55,7 @@ from pytest_claude_sessions.models import (
     StepKind,
     TranscriptFacts,
 )
-from pytest_claude_sessions.transcripts.validator import SessionValidator, is_session_id
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.store.tracker import SessionTracker

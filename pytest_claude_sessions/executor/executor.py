@@ -55,8 +55,9 @@ from pytest_claude_sessions.executor.parsing import (
     make_event,
 )
 from pytest_claude_sessions.executor.process import run_async, run_sync
+from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
-from pytest_claude_sessions.transcripts.validator import SessionValidator, is_session_id
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.store.tracker import SessionTracker

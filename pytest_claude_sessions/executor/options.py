@@ -22,8 +22,8 @@ from typing import Any, Literal, TypedDict
 
 from pytest_claude_sessions.errors import ExecutorUsageError, InvalidSessionIdError
 from pytest_claude_sessions.executor.parsing import OUTPUT_FORMATS
+from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.models import StepKind
-from pytest_claude_sessions.transcripts.validator import is_session_id
 
 __all__ = [
     "CALL_OPTION_NAMES",

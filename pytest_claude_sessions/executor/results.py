@@ -25,8 +25,8 @@ from pytest_claude_sessions.executor.parsing import (
     last_result_event,
     model_from,
 )
+from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind
-from pytest_claude_sessions.transcripts.validator import is_session_id
 
 __all__ = ["ParsedOutcome", "build_result", "call_cost", "parse_outcome"]
 

@@ -19,40 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_claude_sessions.models import SessionInfo, utcnow
+from pytest_claude_sessions.tables import excerpt, format_table, money, step_record
 
 REPORT_VERSION = 1
 SECTION_KEY = "claude sessions"
-PROMPT_EXCERPT = 40
 SLOWEST_CALLS = 5
 SLOWEST_TITLE = "slowest calls (by the CLI's duration_ms, not wall time):"
-
-
-def excerpt(text: str | None, width: int = PROMPT_EXCERPT) -> str:
-    """One line of at most ``width`` characters."""
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def step_record(info: SessionInfo) -> dict[str, Any]:
-    """One chain step as a JSON-safe dict (the fields a report needs; the prompt is already redacted)."""
-    meta = info.metadata or {}
-    return {
-        "step": info.interaction_count,
-        "kind": info.kind,
-        "session_id": info.session_id,
-        "parent_session_id": info.parent_session_id,
-        "prompt": excerpt(info.last_prompt, 120),
-        "cost_usd": info.cost_usd,
-        "num_turns": info.num_turns,
-        "duration_ms": info.duration_ms,
-        "is_error": bool(info.is_error),
-        "error": info.error,
-        "transcript_path": info.transcript_path,
-        "leaf_uuid": meta.get("leaf_uuid"),
-        "replayed": bool(meta.get("replayed", False)),
-        "model": info.model,
-        "cli_version": info.cli_version,
-    }
 
 
 FAILURE_TEXT_MAX = 500
@@ -120,34 +92,6 @@ def build_test_record(
     }
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:.4f}"
-
-
-def format_table(rows: Sequence[Mapping[str, Any]], *, with_transcripts: bool = True) -> str:
-    """A compact fixed-width table of chain steps: #, kind, session, parent, prompt, cost, turns, error."""
-    header = ["#", "kind", "session id", "parent", "prompt", "cost", "turns", "error"]
-    if with_transcripts:
-        header.append("transcript")
-    table = [header]
-    for row in rows:
-        line = [
-            str(row.get("step", "")),
-            str(row.get("kind", "")),
-            str(row.get("session_id") or "-"),
-            str(row.get("parent_session_id") or "-"),
-            repr(excerpt(row.get("prompt"), 30)),
-            _money(row.get("cost_usd")),
-            "-" if row.get("num_turns") is None else str(row["num_turns"]),
-            excerpt(row.get("error"), 40) if row.get("is_error") or row.get("error") else "-",
-        ]
-        if with_transcripts:
-            line.append(str(row.get("transcript_path") or "-"))
-        table.append(line)
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table)
-
-
 def format_failures(rows: Sequence[Mapping[str, Any]]) -> str:
     """The calls that raised, one line each: kind, session id (or -), prompt excerpt, error."""
     table = [["kind", "session id", "prompt", "error"]]
@@ -182,7 +126,7 @@ def section_text(record: Mapping[str, Any]) -> str:
         f"agent: {record['agent_id']}",
         format_table(record["steps"]) if record["steps"] else "(no step recorded)",
         f"calls: {record['calls']}, sessions: {len(record['session_ids'])}, "
-        f"cost: {_money(record['cost_usd'])}, turns: {record['turns']}, errors: {record['errors']}",
+        f"cost: {money(record['cost_usd'])}, turns: {record['turns']}, errors: {record['errors']}",
     ]
     if failed:
         lines.append(f"calls that raised ({len(failed)}, no step recorded):")
@@ -277,10 +221,10 @@ class RunReport:
         if level == "none" or not self.records:
             return []
         t = self.totals()
-        cost = _money(t["cost_usd"])
+        cost = money(t["cost_usd"])
         if t["replayed_calls"]:
             # Replayed calls cost nothing now: their figure is what the recording cost.
-            cost += f" ({_money(t['cost_live_usd'])} live, {_money(t['cost_replayed_usd'])} replayed)"
+            cost += f" ({money(t['cost_live_usd'])} live, {money(t['cost_replayed_usd'])} replayed)"
         raised = f" ({t['failed_calls']} raised)" if t["failed_calls"] else ""
         lines = [
             f"{_plural(t['tests'], 'test')}, {_plural(t['calls'], 'call')}, "
@@ -308,7 +252,7 @@ class RunReport:
                 errors = f", {_plural(r['errors'], 'error')}" if r.get("errors") else ""
                 lines.append(
                     f"  {r['nodeid']}  {r['outcome']}  {_plural(r['calls'], 'call')}, "
-                    f"{_plural(len(r['session_ids']), 'session')}, {_money(r['cost_usd'])}, "
+                    f"{_plural(len(r['session_ids']), 'session')}, {money(r['cost_usd'])}, "
                     f"{_plural(r['turns'], 'turn')}{errors}{flag}"
                 )
         for down in self.workers_down:

@@ -158,9 +158,7 @@ class SessionTracker:
         continuous: the reason says so. Each step needs ``metadata["leaf_uuid"]`` (the executor records it)
         for a strict check.
         """
-        from pytest_claude_sessions.assertions.continuity import (
-            chain_continuity,  # lazy: keeps the tracker import light
-        )
+        from pytest_claude_sessions.transcripts.chain import chain_continuity  # lazy: a light import
 
         return chain_continuity(self.session_chain, validator, allow_new_sessions=allow_new_sessions)
 
@@ -170,9 +168,11 @@ class SessionTracker:
         """Raise ``AssertionError`` with the reasons and the chain as a table unless :meth:`continuity` is
         empty."""
         __tracebackhide__ = True
-        from pytest_claude_sessions.assertions.continuity import assert_chain_continuous
+        from pytest_claude_sessions.transcripts.chain import require_continuity
 
-        assert_chain_continuous(self, validator, allow_new_sessions=allow_new_sessions)
+        require_continuity(
+            self.session_chain, validator, allow_new_sessions=allow_new_sessions, agent_id=self.agent_id
+        )
 
     # ----------------------------------------------------------------- writing
 
