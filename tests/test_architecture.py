@@ -12,7 +12,9 @@ two different subpackages of one layer never import each other):
     4  cassettes/                            (record/replay around the executor's calls)
     5  intercept/                            (the interposed claude: uses executor and cassettes)
     6  plugin/                               (the pytest side)
-    7  commands/, __main__                   (the claude-sessions command; may reuse the plugin's reports)
+    7  report/                               (run model, chain graph, merge, HTML: reads the plugin's records)
+    8  commands/                             (the claude-sessions command)
+    9  __main__                              (python -m pytest_claude_sessions)
 
 The package root ``__init__`` is the facade: it names everything (lazily), and no module imports it.
 
@@ -44,8 +46,9 @@ LAYERS: dict[str, int] = {
     "cassettes": 4,
     "intercept": 5,
     "plugin": 6,
-    "commands": 7,
-    "__main__": 7,
+    "report": 7,
+    "commands": 8,
+    "__main__": 9,  # ``python -m pytest_claude_sessions``: one line into commands/
 }
 PYTEST_SIDE = frozenset({"plugin"})
 PYTEST_MODULES = frozenset({"pytest", "_pytest", "pluggy", "xdist"})
@@ -76,7 +79,7 @@ class Graph:
         parts = module.split(".")
         if len(parts) == 1:
             return "<root>"
-        if len(parts) == 2 and module not in self.packages:
+        if len(parts) == 2 and module not in self.packages and parts[1] not in LAYERS:
             return ""
         return parts[1]
 

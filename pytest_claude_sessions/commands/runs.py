@@ -10,10 +10,10 @@ from typing import Any
 
 from pytest_claude_sessions.commands.keywords import compile_keywords
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, emit_json, money, plural, table
-from pytest_claude_sessions.plugin.reporting import excerpt
 from pytest_claude_sessions.report import model
 from pytest_claude_sessions.report.graph import Node, chain_graph, tree_lines
 from pytest_claude_sessions.store import runs as run_dirs
+from pytest_claude_sessions.tables import excerpt
 
 
 def _store(args: argparse.Namespace) -> Path:

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json, plural
-from pytest_claude_sessions.transcripts.validator import SessionValidator, is_session_id
+from pytest_claude_sessions.ids import is_session_id
+from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
