@@ -88,7 +88,7 @@ def baseline_from_records(
 
 
 def write_baseline(path: Path, data: Mapping[str, Any]) -> None:
-    from pytest_claude_sessions.store.journal import atomic_write
+    from pytest_claude_sessions.fs import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
