@@ -254,3 +254,7 @@ class CliOutcome:
     transcript: TranscriptFacts | None = None
     stdout_dropped: int = 0
     stderr_dropped: int = 0
+    # The duplex protocol (``--input-format stream-json``): each line the caller wrote to stdin, as
+    # ``{"after": <stdout lines before it>, "message": {...}}`` (or ``"text"``), and
+    # ``{"after": n, "eof": true}`` where it closed stdin. ``None`` for a ``-p`` call.
+    stdin_events: list[dict[str, Any]] | None = None

@@ -115,6 +115,9 @@ def dump_cassette(data: dict[str, Any]) -> str:
         stdout = interaction.get("response", {}).get("stdout", {})
         if isinstance(stdout.get("lines"), list):
             stdout["lines"] = [mark(line) for line in stdout["lines"]]
+        stdin = interaction.get("response", {}).get("stdin")
+        if isinstance(stdin, list):  # the duplex protocol's input lines, one per line too
+            interaction["response"]["stdin"] = [mark(event) for event in stdin]
     text = json.dumps(shaped, ensure_ascii=False, indent=2)
     for index, value in enumerate(compact):
         # json.dumps escapes the NULs of the marker as \u0000, so search for the escaped form

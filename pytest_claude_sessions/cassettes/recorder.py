@@ -389,6 +389,11 @@ class CassetteInterceptor:
         recorded_session = session_of(response.get("stdout") or {})
         own = session_file_of([chunk.path for chunk in chunks], recorded_session)
         facts = facts_of(touched[own], chunks[own].lines) if own is not None else None
+        stdin_events = response.get("stdin")
+        if isinstance(stdin_events, list):  # the duplex protocol: the caller's recorded lines, restored
+            stdin_events = json.loads(swap(restore_json(json.dumps(stdin_events, ensure_ascii=False))))
+        else:
+            stdin_events = None
         returncode = response.get("returncode")
         with self._lock:
             self._replayed += 1
@@ -400,6 +405,7 @@ class CassetteInterceptor:
             timed_out=bool(response.get("timed_out")),
             replayed=True,
             transcript=facts,
+            stdin_events=stdin_events,
         )
 
     @staticmethod
@@ -438,6 +444,7 @@ class CassetteInterceptor:
                 "stderr": scrub.scrub_text(outcome.stderr),
                 "timed_out": outcome.timed_out,
                 "elapsed": round(outcome.elapsed or elapsed, 3),
+                **({"stdin": scrub.scrub(outcome.stdin_events)} if outcome.stdin_events is not None else {}),
             },
             "transcripts": [
                 {

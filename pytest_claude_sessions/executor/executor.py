@@ -34,7 +34,7 @@ from pytest_claude_sessions.errors import (
     ExecutorUsageError,
     SessionNotFoundError,
 )
-from pytest_claude_sessions.executor.core import CallCore, CallInterceptor, adispatch, dispatch
+from pytest_claude_sessions.executor.core import Before, CallCore, CallInterceptor, adispatch, dispatch
 from pytest_claude_sessions.executor.isolation import isolation_dirs, remove_dirs
 from pytest_claude_sessions.executor.locate import find_claude_bin
 from pytest_claude_sessions.executor.options import (
@@ -489,6 +489,48 @@ class ClaudeExecutor:
             self._record_failure(pending, exc)
             raise
         return self._conclude(result, pending)
+
+    def run_external(
+        self,
+        call: CliCall,
+        spawn: Callable[[CliCall], CliOutcome],
+        *,
+        deliver: Callable[[CliOutcome], None] | None = None,
+        turns: Callable[[CliCall, CliOutcome, Before], list[tuple[CliCall, CliOutcome, Before]]]
+        | None = None,
+    ) -> list[ClaudeResult]:
+        """A call another process makes (the interposed ``claude``), down the same path as :meth:`run`.
+
+        Guards, the interceptor (record/replay), :attr:`core` (parsing, steps) and :attr:`history` are the
+        executor's; only the process is started elsewhere: ``spawn`` runs it live. ``deliver`` hands a
+        replayed outcome to that process (and may raise: the caller's answers differ from the recording).
+        ``turns`` splits an outcome with several results (a duplex client's ``query()`` turns: one step
+        each) into ``(call, outcome, before)`` per result. Error results are never ``check``ed.
+        """
+        __tracebackhide__ = True
+        pending = _Pending(call, None, False)
+        try:
+            before = self.core.before(call)
+
+            def guarded(c: CliCall) -> CliOutcome:
+                for guard in self.guards:
+                    guard(c)
+                return spawn(c)
+
+            outcome = dispatch(call, guarded, self.interceptor)
+            if deliver is not None:
+                deliver(outcome)
+            parts = turns(call, outcome, before) if turns is not None else [(call, outcome, before)]
+            results = []
+            for part_call, part_outcome, part_before in parts:
+                result = self.core.complete(
+                    part_call, part_outcome, part_before, cli_version=self.cli_version
+                )
+                results.append(self._conclude(result, _Pending(part_call, None, False)))
+        except BaseException as exc:
+            self._record_failure(pending, exc)
+            raise
+        return results
 
     def _begin(self, prompt: str, options: RunOptions) -> _Pending:
         __tracebackhide__ = True

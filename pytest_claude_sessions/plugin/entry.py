@@ -27,7 +27,7 @@ import pytest
 from pytest_claude_sessions.plugin.options import OPTION_SPECS, Settings
 
 # Loaded with this plugin and disabled with it (-p no:claude_sessions); its work lives in .cassettes.
-pytest_plugins = ["pytest_claude_sessions.plugin.cassettes"]
+pytest_plugins = ["pytest_claude_sessions.plugin.cassettes", "pytest_claude_sessions.plugin.intercept"]
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.assertions import budget
