@@ -41,7 +41,7 @@ RUN_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pytest_claude_sessions.commands import runs, transcripts
+    from pytest_claude_sessions.commands import cassettes, runs, transcripts
 
     parser = argparse.ArgumentParser(
         prog="claude-sessions",
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(
-        name: str, handler: Handler, help_: str, description: str | None = None
+        name: str, handler: Handler | None, help_: str, description: str | None = None
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(
             name,
@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        p.set_defaults(handler=handler)
+        if handler is not None:
+            p.set_defaults(handler=handler)
         return p
 
     p = add(
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-transcripts", action="store_true", help="do not read transcripts (faster)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     _store_arg(p)
+
+    cassettes.add_parsers(add, _json_arg)
 
     p = add(
         "validate",
