@@ -1,12 +1,17 @@
 """The exception tree: every error the library raises derives from :class:`ClaudeSessionsError`.
 
 Each message says what failed, where (path, session id, lock file, argv) and, where it helps, what to do.
+An error's text reaches terminals, junit files and reports, so it is redacted when the error is made
+(:class:`~pytest_claude_sessions.redact.Redactor`: the built-in rules and the environment's key values);
+the CLI's argv and output are redacted before they are cut to a tail, so no secret is half kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
+from pytest_claude_sessions.redact import Redactor
 
 __all__ = [
     "BudgetExceededError",
@@ -40,7 +45,12 @@ __all__ = [
 
 
 class ClaudeSessionsError(Exception):
-    """Root of every error raised by pytest-claude-sessions."""
+    """Root of every error raised by pytest-claude-sessions; its message is redacted when it is made."""
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (Redactor().redact(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 # --------------------------------------------------------------------------- store
@@ -160,8 +170,14 @@ class ClaudeProcessError(ExecutorError):
         returncode: int | None = None,
         stdout: str = "",
         stderr: str = "",
+        redactor: Redactor | None = None,
     ) -> None:
-        detail = f"{message}\n  argv: {list(argv)!r}\n  returncode: {returncode}"
+        # ``argv`` holds the prompt; the output may echo a key: all redacted, then cut (``redactor``: the
+        # caller's, with the user's patterns; the default rules and the environment's values otherwise)
+        redact = (redactor if redactor is not None else Redactor()).redact
+        argv = [redact(str(a)) for a in argv]
+        stdout, stderr = redact(stdout), redact(stderr)
+        detail = f"{redact(message)}\n  argv: {list(argv)!r}\n  returncode: {returncode}"
         if stderr.strip():
             detail += f"\n  stderr: {stderr.strip()[-2000:]}"
         if stdout.strip():
@@ -181,7 +197,13 @@ class ClaudeTimeoutError(ClaudeProcessError):
     """The CLI ran past the timeout; its whole process group was killed. Partial output is kept."""
 
     def __init__(
-        self, timeout: float, *, argv: Sequence[str] = (), stdout: str = "", stderr: str = ""
+        self,
+        timeout: float,
+        *,
+        argv: Sequence[str] = (),
+        stdout: str = "",
+        stderr: str = "",
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__(
             f"the claude CLI did not finish within {timeout:g}s; its process group was killed",
@@ -189,6 +211,7 @@ class ClaudeTimeoutError(ClaudeProcessError):
             returncode=None,
             stdout=stdout,
             stderr=stderr,
+            redactor=redactor,
         )
         self.timeout = timeout
 

@@ -1,18 +1,43 @@
-"""Secret redaction: every prompt, response and metadata value passes through a :class:`Redactor` before it
-is written anywhere (store, reports, cassettes).
+"""Secret redaction, in one place: every string that leaves the process (store records, cassettes, error
+messages, report sections, the summary, junit properties, the JSON report) goes through a :class:`Redactor`.
 
-Default rules catch Anthropic and OpenAI keys, bearer tokens, AWS access key ids and ``x-api-key`` headers;
-add your own regexes and/or a callable. A match becomes a marker such as ``[REDACTED:anthropic-key]``.
+A redactor knows three kinds of secret:
+
+- the built-in patterns (:data:`DEFAULT_RULES`): Anthropic and OpenAI keys, ``Bearer`` tokens, AWS access key
+  ids and secret access keys, ``x-api-key`` headers, ``password=``/``token=``/``secret=``/``api_key=``
+  assignments, and the credentials of URLs (``scheme://user:pass@host``);
+- the literal values of the key variables in the environment (:func:`env_secrets`: ``ANTHROPIC_API_KEY``,
+  ``AWS_SECRET_ACCESS_KEY``, any ``*_API_KEY``/``*_TOKEN``/``*_SECRET``... of 8 characters or more),
+  whatever they look like;
+- the user's patterns (regexes, named rules) and an optional callback.
+
+A match becomes a marker such as ``[REDACTED:anthropic-key]``. :meth:`Redactor.redact_obj` walks JSON-like
+data and redacts mapping keys as well as values. ``Redactor()`` is the one constructor everyone uses; it
+reads the environment when it is made (:meth:`Redactor.with_env` adds the variables of a child's env).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["DEFAULT_RULES", "SENSITIVE_KEYS", "RedactionRule", "Redactor", "marker"]
+__all__ = [
+    "DEFAULT_RULES",
+    "MIN_ENV_SECRET",
+    "MIN_NAMED_ENV_SECRET",
+    "SECRET_ENV_SUFFIXES",
+    "SECRET_ENV_VARS",
+    "SENSITIVE_KEYS",
+    "PatternSpec",
+    "RedactionRule",
+    "Redactor",
+    "env_secrets",
+    "marker",
+]
 
 
 def marker(name: str) -> str:
@@ -46,19 +71,74 @@ class RedactionRule:
         return self.pattern.sub(repl, text)
 
 
-# Order matters: the Anthropic rule runs before the generic ``sk-`` (OpenAI) rule.
+# A value a rule replaces never starts a marker: redacting twice gives the same text.
+_VALUE: Final = r"(?!\[REDACTED:)"
+# Base64-ish, exactly 40 characters, mixed case with a digit or / or +: an AWS secret access key (a git
+# SHA, lower-case hex, is not one).
+_B64: Final = "[A-Za-z0-9/+]"
+_AWS_SECRET: Final = (
+    rf"(?<![A-Za-z0-9/+])((?={_B64}{{0,39}}[a-z])(?={_B64}{{0,39}}[A-Z])(?={_B64}{{0,39}}[0-9/+]){_B64}{{40}})"
+    r"(?![A-Za-z0-9/+=])"
+)
+# Names whose assigned value is a secret: ``password=…``, ``"client_secret": "…"``, ``GITHUB_TOKEN=…``
+# (any prefix: the name's end decides; ``max_tokens`` is not one).
+_ASSIGNED_NAMES: Final = (
+    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)"
+)
+
+# An unquoted value: up to a space, quote, separator or backslash (never into JSON syntax).
+_BARE_VALUE: Final = r"""([^\s"',;&}<>\\]{4,})"""
+
+# Order matters: the Anthropic rule runs before the generic ``sk-`` (OpenAI) rule, the specific rules
+# before the generic assignment (which then sees a marker and leaves it).
 DEFAULT_RULES: tuple[RedactionRule, ...] = (
     RedactionRule("anthropic-key", re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")),
     RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}")),
     RedactionRule(
-        "bearer-token",
-        re.compile(r"(?i)\b(?:bearer)\s+([A-Za-z0-9\-._~+/]{8,}=*)"),
+        "url-credentials",
+        # userinfo up to the authority's last "@" (a password may hold one); a long user alone is a token
+        re.compile(
+            r"(?i)[a-z][a-z0-9+.\-]*://"
+            + _VALUE
+            + r"([^\s/?#\"'<>\\]*:[^\s/?#\"'<>\\]*|[^\s/?#:\"'<>\\]{20,})@"
+        ),
         group=1,
     ),
-    RedactionRule("aws-access-key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    RedactionRule(
+        "bearer-token",
+        re.compile(r"(?i)bearer\s+" + _VALUE + r"([A-Za-z0-9\-._~+/]{8,}=*)"),
+        group=1,
+    ),
+    RedactionRule("aws-access-key", re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")),
+    RedactionRule(
+        "aws-secret-key",
+        # the value of an AWS secret variable or key, or a 40-character key soon after the word "secret"
+        re.compile(r"(?i:secret)[^\n]{0,40}?" + _AWS_SECRET),
+        group=1,
+    ),
     RedactionRule(
         "api-key",
-        re.compile(r"""(?i)\bx-api-key["']?\s*[:=]\s*["']?([^\s"',;}]{4,})"""),
+        re.compile(r"""(?i)x-api-key["']?\s*[:=]\s*["']?""" + _VALUE + r"""([^\s"',;}\\]{4,})"""),
+        group=1,
+    ),
+    # a quoted value is taken whole, escapes included (the text may be JSON: it must stay valid)
+    RedactionRule(
+        "secret-assignment",
+        re.compile(
+            r"""(?i)""" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*"(""" + _VALUE + r"""(?:[^"\\\n]|\\.)+)"""
+        ),
+        group=1,
+    ),
+    RedactionRule(
+        "secret-assignment",
+        re.compile(
+            r"""(?i)""" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*'(""" + _VALUE + r"""(?:[^'\\\n]|\\.)+)'"""
+        ),
+        group=1,
+    ),
+    RedactionRule(
+        "secret-assignment",
+        re.compile(r"(?i)" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*""" + _VALUE + _BARE_VALUE),
         group=1,
     ),
 )
@@ -68,32 +148,72 @@ SENSITIVE_KEYS: frozenset[str] = frozenset(
     {
         "authorization",
         "proxy-authorization",
+        "cookie",
+        "set-cookie",
         "x-api-key",
         "api-key",
         "api_key",
         "apikey",
         "anthropic_api_key",
         "anthropic_auth_token",
+        "claude_code_oauth_token",
         "openai_api_key",
         "aws_secret_access_key",
         "aws_session_token",
         "password",
+        "secret",
         "client_secret",
         "access_token",
         "refresh_token",
     }
 )
 
+#: Environment variables whose values are secrets whatever they look like: replaced literally.
+SECRET_ENV_VARS: Final = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+#: Any other variable whose name ends so holds a secret too (``GITHUB_TOKEN``, ``OPENAI_API_KEY``, ...).
+SECRET_ENV_SUFFIXES: Final = ("_API_KEY", "_TOKEN", "_SECRET", "_SECRET_KEY", "_ACCESS_KEY", "_PASSWORD")
+#: Shorter values are not replaced literally: they would mangle ordinary text ("true", "1234"). The named
+#: variables are known secrets, so a shorter value of theirs still counts (a test key such as "k3y-Val").
+MIN_ENV_SECRET: Final = 8
+MIN_NAMED_ENV_SECRET: Final = 6
+
+
+def env_secrets(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The values of the key variables in ``env`` (default: ``os.environ``): every :data:`SECRET_ENV_VARS`
+    value of 6 characters or more, every other ``*_API_KEY``/``*_TOKEN``/``*_SECRET``/... value of 8 or
+    more; longest first (so a secret that contains another is replaced whole)."""
+    source = os.environ if env is None else env
+    found = set()
+    for name, value in source.items():
+        if not isinstance(value, str):
+            continue
+        upper = name.upper()
+        if upper in SECRET_ENV_VARS:
+            if len(value) >= MIN_NAMED_ENV_SECRET:
+                found.add(value)
+        elif upper.endswith(SECRET_ENV_SUFFIXES) and len(value) >= MIN_ENV_SECRET:
+            found.add(value)
+    return _longest_first(found)
+
+
 PatternSpec = str | re.Pattern[str] | tuple[str, str | re.Pattern[str]] | RedactionRule
 
 
 class Redactor:
-    """Replaces secrets in text and in nested JSON-like objects.
+    """Replaces secrets in text and in nested JSON-like objects (keys and values).
 
     ``patterns``: extra rules, each a regex (string or compiled; marker ``[REDACTED:custom]``), a
     ``(name, regex)`` pair or a :class:`RedactionRule`. ``callback``: a function run on every string after the
     rules (return the redacted string). ``defaults=False`` drops the built-in rules; ``sensitive_keys``
-    replaces the set of mapping keys whose values are always masked by :meth:`redact_obj`.
+    replaces the set of mapping keys whose values are always masked by :meth:`redact_obj`. ``env``: where the
+    key variables' literal values are read (default: ``os.environ`` now; ``{}`` for none); ``secrets``: more
+    literal values to mask.
     """
 
     def __init__(
@@ -103,6 +223,8 @@ class Redactor:
         callback: Callable[[str], str] | None = None,
         defaults: bool = True,
         sensitive_keys: Iterable[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         rules: list[RedactionRule] = list(DEFAULT_RULES) if defaults else []
         for spec in patterns:
@@ -111,15 +233,46 @@ class Redactor:
         self.callback = callback
         keys = SENSITIVE_KEYS if sensitive_keys is None else sensitive_keys
         self.sensitive_keys: frozenset[str] = frozenset(k.lower() for k in keys)
+        literal = {s for s in secrets if isinstance(s, str) and s} | set(env_secrets(env))
+        self.secrets: tuple[str, ...] = _longest_first(literal)
+        self._literal_re = _literal_pattern(self.secrets)
 
     def __repr__(self) -> str:
         names = ", ".join(r.name for r in self.rules)
-        return f"Redactor(rules=[{names}], callback={self.callback!r})"
+        # never the secrets themselves: a repr ends up in tracebacks
+        return f"Redactor(rules=[{names}], secrets={len(self.secrets)}, callback={self.callback!r})"
+
+    def with_patterns(self, patterns: Iterable[PatternSpec]) -> Redactor:
+        """A copy with ``patterns`` added after this redactor's rules."""
+        return self._copy(rules=(*self.rules, *(_to_rule(p) for p in patterns)))
+
+    def with_env(self, env: Mapping[str, str]) -> Redactor:
+        """A copy that also masks the key variables' values in ``env`` (a child process's environment)."""
+        extra = env_secrets(env)
+        if set(extra) <= set(self.secrets):
+            return self
+        return self._copy(secrets=(*self.secrets, *extra))
+
+    def _copy(
+        self, *, rules: tuple[RedactionRule, ...] | None = None, secrets: tuple[str, ...] | None = None
+    ) -> Redactor:
+        new = Redactor(
+            (),
+            callback=self.callback,
+            defaults=False,
+            sensitive_keys=self.sensitive_keys,
+            env={},
+            secrets=self.secrets if secrets is None else secrets,
+        )
+        new.rules = self.rules if rules is None else rules
+        return new
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by its marker."""
         if not isinstance(text, str):
             raise TypeError(f"Redactor.redact() takes a str, got {type(text).__name__}")
+        if self._literal_re is not None:
+            text = self._literal_re.sub(marker("secret-env"), text)
         for rule in self.rules:
             text = rule.apply(text)
         if self.callback is not None:
@@ -130,23 +283,82 @@ class Redactor:
         return text
 
     def redact_obj(self, obj: Any) -> Any:
-        """A redacted copy of a JSON-like value: strings redacted, dicts/lists/tuples walked, values under a
-        sensitive key (``authorization``, ``x-api-key``, ...) masked whole. Other values come back as-is."""
+        """A redacted copy of a JSON-like value: strings redacted, mapping keys too, dicts/lists/tuples
+        walked (without recursion: any depth), values under a sensitive key (``authorization``,
+        ``x-api-key``, ...) masked whole. Other values come back as they are.
+
+        Two keys that redact to the same text are both kept: the later one gets a ``#2``, ``#3``... suffix.
+        """
         if isinstance(obj, str):
             return self.redact(obj)
-        if isinstance(obj, Mapping):
-            out: dict[Any, Any] = {}
-            for key, value in obj.items():
-                if isinstance(key, str) and key.lower() in self.sensitive_keys and value not in (None, ""):
-                    out[key] = marker(key.lower())
-                else:
-                    out[key] = self.redact_obj(value)
-            return out
-        if isinstance(obj, list):
-            return [self.redact_obj(v) for v in obj]
-        if isinstance(obj, tuple):
-            return tuple(self.redact_obj(v) for v in obj)
-        return obj
+        if not isinstance(obj, Mapping | list | tuple):
+            return obj
+        root: list[Any] = [None]
+        tuples: list[tuple[Any, Any]] = []  # (container, slot) holding a list that must become a tuple
+        stack: list[tuple[Any, Any, Any]] = [(obj, root, 0)]  # (source, target container, slot)
+        while stack:
+            source, parent, slot = stack.pop()
+            if isinstance(source, Mapping):
+                out: dict[Any, Any] = {}
+                parent[slot] = out
+                for key, value in source.items():
+                    new_key = self._new_key(key, out)
+                    if (
+                        isinstance(key, str)
+                        and key.lower() in self.sensitive_keys
+                        and value not in (None, "")
+                    ):
+                        # the marker names the key, unless the key itself was a secret
+                        out[new_key] = marker(key.lower() if new_key == key else "sensitive")
+                    else:
+                        self._place(value, out, new_key, stack)
+            else:
+                items: list[Any] = [None] * len(source)
+                parent[slot] = items
+                if isinstance(source, tuple):
+                    tuples.append((parent, slot))
+                for index, value in enumerate(source):
+                    self._place(value, items, index, stack)
+        for container, slot in reversed(tuples):  # innermost first: a tuple holds finished tuples
+            container[slot] = tuple(container[slot])
+        return root[0]
+
+    def _new_key(self, key: Any, taken: Mapping[Any, Any]) -> Any:
+        if not isinstance(key, str):
+            return key
+        new = self.redact(key)
+        if new not in taken:
+            return new
+        n = 2
+        while f"{new}#{n}" in taken:
+            n += 1
+        return f"{new}#{n}"
+
+    def _place(self, value: Any, container: Any, slot: Any, stack: list[tuple[Any, Any, Any]]) -> None:
+        if isinstance(value, str):
+            container[slot] = self.redact(value)
+        elif isinstance(value, Mapping | list | tuple):
+            container[slot] = None
+            stack.append((value, container, slot))
+        else:
+            container[slot] = value
+
+
+def _longest_first(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(values), key=lambda v: (-len(v), v)))
+
+
+def _literal_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation of every literal secret (longest first), also in its JSON-escaped form."""
+    forms: set[str] = set()
+    for secret in secrets:
+        forms.add(secret)
+        escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+        forms.add(escaped)
+        forms.add(json.dumps(secret)[1:-1])
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(f) for f in _longest_first(forms)))
 
 
 def _to_rule(spec: PatternSpec) -> RedactionRule:

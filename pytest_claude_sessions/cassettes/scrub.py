@@ -20,19 +20,10 @@ from typing import Any
 
 from pytest_claude_sessions.ids import encode_project_path
 from pytest_claude_sessions.models import CliCall
-from pytest_claude_sessions.redact import Redactor, marker
+from pytest_claude_sessions.redact import SECRET_ENV_VARS, Redactor, env_secrets, marker
 
 __all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths", "placeholder_values"]
 
-# Environment variables whose values are secrets whatever they look like: replaced literally.
-SECRET_ENV_VARS: tuple[str, ...] = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-)
-_MIN_SECRET = 6  # shorter values would mangle ordinary text
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
 _TOKEN_RE = re.compile(r"\{\{PCS_[A-Z0-9_]+\}\}")
@@ -62,7 +53,7 @@ class CassetteScrubber:
         if redactor is None:
             redactor = Redactor(patterns)
         elif patterns:
-            redactor = Redactor([*redactor.rules, *patterns], defaults=False, callback=redactor.callback)
+            redactor = redactor.with_patterns(patterns)
         return cls(redactor=redactor)
 
     def for_call(self, call: CliCall, cwds: Sequence[str | os.PathLike[str]] = ()) -> CallScrubber:
@@ -240,10 +231,5 @@ class CallScrubber:
 
 
 def _secrets(env: Mapping[str, str], extra: Iterable[str]) -> list[str]:
-    found = [*extra]
-    for name in SECRET_ENV_VARS:
-        for source in (env, os.environ):
-            value = source.get(name)
-            if value and len(value) >= _MIN_SECRET:
-                found.append(value)
-    return found
+    # the redactor knows the key variables of this process's environment; the call's own env may add some
+    return [*extra, *env_secrets(env)]
