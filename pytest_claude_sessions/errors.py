@@ -8,10 +8,12 @@ the CLI's argv and output are redacted before they are cut to a tail, so no secr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_claude_sessions.redact import Redactor
+if TYPE_CHECKING:
+    from pytest_claude_sessions.redact import Redactor
 
 __all__ = [
     "BudgetExceededError",
@@ -44,12 +46,22 @@ __all__ = [
 ]
 
 
+def _redaction(redactor: Redactor | None = None) -> Callable[[str], str]:
+    """``redactor.redact``, else a default redactor's (imported here: the plugin imports this module at
+    start-up, the rules are needed only when something fails)."""
+    if redactor is None:
+        from pytest_claude_sessions.redact import Redactor
+
+        redactor = Redactor()
+    return redactor.redact
+
+
 class ClaudeSessionsError(Exception):
     """Root of every error raised by pytest-claude-sessions; its message is redacted when it is made."""
 
     def __init__(self, *args: object) -> None:
         if args and isinstance(args[0], str):
-            args = (Redactor().redact(args[0]), *args[1:])
+            args = (_redaction()(args[0]), *args[1:])
         super().__init__(*args)
 
 
@@ -174,7 +186,7 @@ class ClaudeProcessError(ExecutorError):
     ) -> None:
         # ``argv`` holds the prompt; the output may echo a key: all redacted, then cut (``redactor``: the
         # caller's, with the user's patterns; the default rules and the environment's values otherwise)
-        redact = (redactor if redactor is not None else Redactor()).redact
+        redact = _redaction(redactor)
         argv = [redact(str(a)) for a in argv]
         stdout, stderr = redact(stdout), redact(stderr)
         detail = f"{redact(message)}\n  argv: {list(argv)!r}\n  returncode: {returncode}"

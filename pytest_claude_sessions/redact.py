@@ -18,12 +18,13 @@ reads the environment when it is made (:meth:`Redactor.with_env` adds the variab
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 __all__ = [
     "DEFAULT_RULES",
@@ -89,59 +90,74 @@ _ASSIGNED_NAMES: Final = (
 # An unquoted value: up to a space, quote, separator or backslash (never into JSON syntax).
 _BARE_VALUE: Final = r"""([^\s"',;&}<>\\]{4,})"""
 
+
 # Order matters: the Anthropic rule runs before the generic ``sk-`` (OpenAI) rule, the specific rules
 # before the generic assignment (which then sees a marker and leaves it).
-DEFAULT_RULES: tuple[RedactionRule, ...] = (
-    RedactionRule("anthropic-key", re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")),
-    RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}")),
-    RedactionRule(
-        "url-credentials",
-        # userinfo up to the authority's last "@" (a password may hold one); a long user alone is a token
-        re.compile(
-            r"(?i)[a-z][a-z0-9+.\-]*://"
-            + _VALUE
-            + r"([^\s/?#\"'<>\\]*:[^\s/?#\"'<>\\]*|[^\s/?#:\"'<>\\]{20,})@"
+@functools.cache
+def _default_rules() -> tuple[RedactionRule, ...]:
+    # compiled on first use: the plugin imports this module at start-up, most runs never redact then
+    return (
+        RedactionRule("anthropic-key", re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")),
+        RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}")),
+        RedactionRule(
+            "url-credentials",
+            # userinfo up to the authority's last "@" (a password may hold one); a long user alone is a token
+            re.compile(
+                r"(?i)[a-z][a-z0-9+.\-]*://"
+                + _VALUE
+                + r"([^\s/?#\"'<>\\]*:[^\s/?#\"'<>\\]*|[^\s/?#:\"'<>\\]{20,})@"
+            ),
+            group=1,
         ),
-        group=1,
-    ),
-    RedactionRule(
-        "bearer-token",
-        re.compile(r"(?i)bearer\s+" + _VALUE + r"([A-Za-z0-9\-._~+/]{8,}=*)"),
-        group=1,
-    ),
-    RedactionRule("aws-access-key", re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")),
-    RedactionRule(
-        "aws-secret-key",
-        # the value of an AWS secret variable or key, or a 40-character key soon after the word "secret"
-        re.compile(r"(?i:secret)[^\n]{0,40}?" + _AWS_SECRET),
-        group=1,
-    ),
-    RedactionRule(
-        "api-key",
-        re.compile(r"""(?i)x-api-key["']?\s*[:=]\s*["']?""" + _VALUE + r"""([^\s"',;}\\]{4,})"""),
-        group=1,
-    ),
-    # a quoted value is taken whole, escapes included (the text may be JSON: it must stay valid)
-    RedactionRule(
-        "secret-assignment",
-        re.compile(
-            r"""(?i)""" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*"(""" + _VALUE + r"""(?:[^"\\\n]|\\.)+)"""
+        RedactionRule(
+            "bearer-token",
+            re.compile(r"(?i)bearer\s+" + _VALUE + r"([A-Za-z0-9\-._~+/]{8,}=*)"),
+            group=1,
         ),
-        group=1,
-    ),
-    RedactionRule(
-        "secret-assignment",
-        re.compile(
-            r"""(?i)""" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*'(""" + _VALUE + r"""(?:[^'\\\n]|\\.)+)'"""
+        RedactionRule("aws-access-key", re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")),
+        RedactionRule(
+            "aws-secret-key",
+            # the value of an AWS secret variable or key, or a 40-character key soon after the word "secret"
+            re.compile(r"(?i:secret)[^\n]{0,40}?" + _AWS_SECRET),
+            group=1,
         ),
-        group=1,
-    ),
-    RedactionRule(
-        "secret-assignment",
-        re.compile(r"(?i)" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*""" + _VALUE + _BARE_VALUE),
-        group=1,
-    ),
-)
+        RedactionRule(
+            "api-key",
+            re.compile(r"""(?i)x-api-key["']?\s*[:=]\s*["']?""" + _VALUE + r"""([^\s"',;}\\]{4,})"""),
+            group=1,
+        ),
+        # a quoted value is taken whole, escapes included (the text may be JSON: it must stay valid)
+        RedactionRule(
+            "secret-assignment",
+            re.compile(
+                r"""(?i)""" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*"(""" + _VALUE + r"""(?:[^"\\\n]|\\.)+)"""
+            ),
+            group=1,
+        ),
+        RedactionRule(
+            "secret-assignment",
+            re.compile(
+                r"""(?i)""" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*'(""" + _VALUE + r"""(?:[^'\\\n]|\\.)+)'"""
+            ),
+            group=1,
+        ),
+        RedactionRule(
+            "secret-assignment",
+            re.compile(r"(?i)" + _ASSIGNED_NAMES + r"""["']?\s*[:=]\s*""" + _VALUE + _BARE_VALUE),
+            group=1,
+        ),
+    )
+
+
+if TYPE_CHECKING:
+    DEFAULT_RULES: tuple[RedactionRule, ...]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULT_RULES":  # the built-in rules, in the order they run
+        return _default_rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Mapping keys whose whole value is a secret, whatever it looks like (compared case-insensitively).
 SENSITIVE_KEYS: frozenset[str] = frozenset(
@@ -226,7 +242,7 @@ class Redactor:
         env: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
     ) -> None:
-        rules: list[RedactionRule] = list(DEFAULT_RULES) if defaults else []
+        rules: list[RedactionRule] = list(_default_rules()) if defaults else []
         for spec in patterns:
             rules.append(_to_rule(spec))
         self.rules: tuple[RedactionRule, ...] = tuple(rules)

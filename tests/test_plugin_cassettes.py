@@ -710,7 +710,8 @@ PROBE_CONFTEST = """
 import sys
 
 def pytest_terminal_summary(terminalreporter, config):
-    heavy = ("cassettes.recorder", "cassettes.files", "cassettes.scrub", "cassettes.matching", "redact")
+    # (not redact: every library error redacts its message, and a missing CLI is one at start-up)
+    heavy = ("cassettes.recorder", "cassettes.files", "cassettes.scrub", "cassettes.matching")
     loaded = sorted(
         name.rsplit(".", 1)[1] for name in sys.modules
         if name.removeprefix("pytest_claude_sessions.") in heavy
