@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pytest_claude_sessions.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.executor.core import CallInterceptor
+    from pytest_claude_sessions.executor.core import Before, CallInterceptor
     from pytest_claude_sessions.executor.executor import (
         CallRecord,
         ClaudeExecutor,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pytest_claude_sessions.executor.parsing import StreamEvent
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "core": ("CallInterceptor",),
+    "core": ("Before", "CallInterceptor"),
     "executor": ("CallRecord", "ClaudeExecutor", "FollowUpOptions", "Guard", "RunOptions"),
     "locate": ("find_claude_bin",),
     "options": ("CallOptions", "CommonOptions"),
@@ -30,6 +30,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 }
 
 __all__ = [
+    "Before",
     "CallInterceptor",
     "CallOptions",
     "CallRecord",
