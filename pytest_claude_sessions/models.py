@@ -13,18 +13,31 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 __all__ = [
+    "FALSE_WORDS",
     "STEP_KINDS",
+    "TRUE_WORDS",
     "ClaudeResult",
     "CliCall",
     "CliOutcome",
     "SessionInfo",
     "StepKind",
+    "parse_switch",
     "parse_timestamp",
     "utcnow",
 ]
 
 StepKind = Literal["new", "resume", "continue", "fork"]
 STEP_KINDS: tuple[str, ...] = get_args(StepKind)
+
+# The one set of switch words (env vars, ini keys, options): matched after strip() and lower().
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_switch(text: str) -> bool | None:
+    """``True``/``False`` for a switch word (:data:`TRUE_WORDS`, :data:`FALSE_WORDS`), else ``None``."""
+    word = text.strip().lower()
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
 
 
 def utcnow() -> datetime:

@@ -28,7 +28,7 @@ from pytest_claude_sessions.errors import (
 )
 from pytest_claude_sessions.executor.executor import CallInterceptor, ClaudeExecutor
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome
-from pytest_claude_sessions.plugin.cassettes import section_text
+from pytest_claude_sessions.plugin.cassette_item import section_text
 from pytest_claude_sessions.store.tracker import SessionTracker
 from pytest_claude_sessions.stub.server import HttpError, MessagesStub
 

@@ -7,8 +7,10 @@ Each key behaviour runs without xdist, with ``-n 0`` and with ``-n 2``. Inner ru
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,8 @@ def test_chain_section_junit_summary_json_and_store(
         "continuity_failures": 0,
         "budget_failures": 0,
         "failed_tests": 1,
+        "weak_continuity_checks": 0,
+        "incomplete_tests": 0,
     }
     assert [t["nodeid"] for t in report["tests"]] == sorted(chains)
     assert [t["outcome"] for t in report["tests"]] == ["passed", "failed"]
@@ -235,16 +239,24 @@ import time
 import pytest
 from pytest_claude_sessions import BudgetExceededError
 
-def test_a_spends(claude_api_stub, claude_executor):
-    claude_executor.run("my name is Ann")
-    claude_executor.resume("what is my name?")
+def test_a_spends(claude_api_stub, claude_executor, request):
+    try:
+        claude_executor.run("my name is Ann")
+        claude_executor.resume("what is my name?")
+    finally:
+        (request.config.rootpath / "a-spent").write_text("done")  # test_b waits for this file
 
-def test_b_is_refused(claude_api_stub, claude_executor, session_manager):
-    # Under xdist test_a may run on the other worker: wait until its spend is in the shared store.
-    deadline = time.monotonic() + 60
-    while len(session_manager.all_sessions().get("test_inner.py::test_a_spends", [])) < 2:
-        assert time.monotonic() < deadline, "test_a never recorded its calls"
-        time.sleep(0.1)
+def test_b_is_refused(claude_api_stub, claude_executor, session_manager, request):
+    # Under xdist test_a may run on the other worker: wait for the file it writes once its spend is in
+    # the shared store (a file, not a time: under load the other worker may take minutes). On one worker
+    # test_a runs first (collection order), so this never waits for a test that cannot run. The deadline
+    # only turns a dead worker into a failure instead of a hang.
+    done = request.config.rootpath / "a-spent"
+    deadline = time.monotonic() + 1800
+    while not done.exists():
+        assert time.monotonic() < deadline, "test_a never finished (its worker died?)"
+        time.sleep(0.05)
+    assert len(session_manager.all_sessions()["test_inner.py::test_a_spends"]) == 2
     claude_executor.run("one more")
 """
 
@@ -277,15 +289,21 @@ def test_other():
 """
 
 
-def test_integration_gating_names_what_is_missing(pytester: pytest.Pytester, dist: list[str]) -> None:
+def test_integration_gating_names_what_is_missing(
+    pytester: pytest.Pytester, dist: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No CLI anywhere (a --claude-bin pointing nowhere is a start-up error: test_settings.py).
+    (tmp_path / "only-python").mkdir()
+    monkeypatch.setenv("PATH", f"{tmp_path / 'only-python'}{os.pathsep}{Path(sys.executable).parent}")
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
     pytester.makepyfile(test_inner=INTEGRATION_SUITE)
-    result = run(pytester, *dist, "-rs", "--claude-bin=/nonexistent/claude")
+    result = run(pytester, *dist, "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "SKIPPED * claude_integration needs --claude-integration (or ini claude_integration / env "
-            "PYTEST_CLAUDE_INTEGRATION=1); the claude CLI /nonexistent/claude given by --claude-bin "
-            "(from command line): not executable; "
+            "PYTEST_CLAUDE_INTEGRATION=1); the claude CLI (not on PATH nor in node_modules/.bin under the "
+            "rootdir; set --claude-bin or $CLAUDE_BIN); "
             "an API key ($ANTHROPIC_API_KEY or $ANTHROPIC_AUTH_TOKEN)",
         ]
     )
@@ -533,13 +551,30 @@ def test_crashed_worker_does_not_lose_the_others_data(pytester: pytest.Pytester)
     result = run(pytester, "-n", "2", "--claude-json-report=r.json")
     result.assert_outcomes(passed=4, failed=1)
     report = json.loads((pytester.path / "r.json").read_text())
-    assert [t["nodeid"] for t in report["tests"]] == [f"test_inner.py::test_ok[{i}]" for i in range(4)]
-    assert report["totals"]["cost_usd"] == 2.0
-    assert report["workers_down"] and report["workers_down"][0]["worker"].startswith("gw")
-    result.stdout.fnmatch_lines(["worker gw* went down: *"])
-    # The crashed test's own step is safe in the shared store.
+    # The crashed test's own step is safe in the shared store...
     chains = SessionStore(only_run_dir(pytester), create=False).load_all()
     assert chains["test_inner.py::test_crash"][0].cost_usd == 0.25
+    # ...and the report reconciles with the store: it counts that step too, marked as from a dead worker.
+    by_node = {t["nodeid"]: t for t in report["tests"]}
+    assert sorted(by_node) == [
+        "test_inner.py::test_crash",
+        *(f"test_inner.py::test_ok[{i}]" for i in range(4)),
+    ]
+    crashed = by_node["test_inner.py::test_crash"]
+    assert (crashed["outcome"], crashed["incomplete"], crashed["calls"]) == ("crashed", True, 1)
+    assert "worker died" in crashed["note"]
+    assert all(not t.get("incomplete") for n, t in by_node.items() if n != "test_inner.py::test_crash")
+    assert report["totals"]["cost_usd"] == 2.25
+    assert report["totals"]["calls"] == sum(len(c) for c in chains.values()) == 5
+    assert report["totals"]["incomplete_tests"] == 1
+    assert report["workers_down"] and report["workers_down"][0]["worker"].startswith("gw")
+    result.stdout.fnmatch_lines(["worker gw* went down: *"])
+    result.stdout.fnmatch_lines(
+        [
+            "5 tests, 5 calls, 5 distinct sessions, total cost $2.2500, *",
+            "crashed: test_inner.py::test_crash: 1 step (its xdist worker died during the test; *",
+        ]
+    )
 
 
 def test_without_xdist_plugin(pytester: pytest.Pytester) -> None:

@@ -43,12 +43,14 @@ def test_without_marker_is_untouched(claude_executor):
 
 @pytest.fixture
 def no_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """No claude on PATH (only the python interpreter's directory) and $CLAUDE_BIN pointing nowhere."""
+    """No claude anywhere: not on PATH (only the python interpreter's directory), no $CLAUDE_BIN, no
+    --claude-bin (one that points nowhere is a start-up error). Returns a harmless argument for the
+    inner runs' command lines."""
     bin_dir = tmp_path / "only-python"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
-    return "--claude-bin=/nonexistent/claude"
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    return "-pno:cacheprovider"
 
 
 def _cassette(pytester: pytest.Pytester, module: str, name: str) -> Path:
@@ -72,10 +74,10 @@ def test_record_then_replay_without_the_cli(
     bin_dir = tmp_path / "only-python"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
     before = path.read_bytes()
     for extra in ([], ["-n", "2"]):
-        replayed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", "-rA", *extra)
+        replayed = pytester.runpytest_subprocess("-rA", *extra)
         replayed.assert_outcomes(passed=2)
         replayed.stdout.fnmatch_lines(
             [
@@ -91,7 +93,7 @@ def test_record_then_replay_without_the_cli(
 
     # the prompt changed: the replay fails with a diff and the command that re-records it
     pytester.makepyfile(test_agent=CHAIN_TEST.replace('f"my name is {who}"', 'f"I am {who}"'))
-    changed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude")
+    changed = pytester.runpytest_subprocess()
     changed.assert_outcomes(passed=1, failed=1)
     changed.stdout.fnmatch_lines(
         [
@@ -111,7 +113,7 @@ def test_record_then_replay_without_the_cli(
     pytester.makepyfile(
         test_agent=CHAIN_TEST[:start] + "\n" + CHAIN_TEST[CHAIN_TEST.index("def test_without") :]
     )
-    fewer = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude")
+    fewer = pytester.runpytest_subprocess()
     fewer.assert_outcomes(passed=2, errors=1)
     fewer.stdout.fnmatch_lines(
         [
@@ -172,21 +174,25 @@ def test_the_printed_record_command_records_when_pasted(
         """
     )
     out_dir = "all cassettes"  # given on the command line: the printed command must repeat it
-    result = pytester.runpytest_subprocess(no_cli, f"--claude-cassette-dir={out_dir}")
+    # The CLI is given on the command line only (no_cli: nothing on PATH, no $CLAUDE_BIN).
+    result = pytester.runpytest_subprocess(
+        no_cli, f"--claude-cassette-dir={out_dir}", f"--claude-bin={claude_bin}"
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*CassetteMissError: Claude call #1 has no cassette to replay from*does not exist*",
             "*Record it with: pytest 'test_miss.py::test_needs_recording[[]a b/c]' "
-            "'--claude-cassette-dir=all cassettes' --claude-record-mode=once*",
+            f"'--claude-cassette-dir=all cassettes' --claude-bin={claude_bin} --claude-record-mode=once*",
         ]
     )
     command = re.search(r"Record it with: (pytest .*--claude-record-mode=once)", result.stdout.str())
     assert command is not None
     argv = shlex.split(command.group(1))
     assert argv[0] == "pytest"
-    # paste it as a user would, in the same directory, with the CLI installed (found through $CLAUDE_BIN)
-    env = {**os.environ, "CLAUDE_BIN": str(claude_bin)}
+    # paste it as a user would, in the same directory and shell: still no claude on PATH, no $CLAUDE_BIN
+    env = dict(os.environ)
+    assert "CLAUDE_BIN" not in env
     pasted = subprocess.run(
         [sys.executable, "-m", *argv], cwd=pytester.path, env=env, capture_output=True, text=True, timeout=120
     )
@@ -297,37 +303,43 @@ def test_mode_precedence_cli_env_marker_ini_default(
         (
             "claude_record_mode = sometimes",
             {},
-            "invalid record mode 'sometimes' from ini claude_record_mode (*tox.ini); use one of: none*",
+            "--claude-record-mode: invalid value 'sometimes' (from ini key claude_record_mode in *tox.ini): "
+            "expected one of none, once*",
         ),
         (
             "claude_cassettes = maybe",
             {},
-            "invalid ini claude_cassettes (*tox.ini): invalid truth value 'maybe' (use true or false)",
+            "--claude-cassettes: invalid value 'maybe' (from ini key claude_cassettes in *tox.ini): "
+            "expected a switch: 1/0, true/false, yes/no, on/off",
         ),
         (
             "claude_cassette_slim = sorta",
             {},
-            "invalid ini claude_cassette_slim (*tox.ini): invalid truth value 'sorta' (use true or false)",
+            "claude_cassette_slim: invalid value 'sorta' (from ini key claude_cassette_slim in *tox.ini): "
+            "expected a switch: *",
         ),
         (
             "claude_record_mode = ALL",  # valid (case-insensitive), but the env var is not
             {"PYTEST_CLAUDE_RECORD_MODE": "sometimes"},
-            "invalid record mode 'sometimes' from $PYTEST_CLAUDE_RECORD_MODE; use one of:*",
+            "--claude-record-mode: invalid value 'sometimes' (from env PYTEST_CLAUDE_RECORD_MODE): expected "
+            "one of*",
         ),
         (
             "claude_record_mode = nope",  # checked even when the env var overrides it
             {"PYTEST_CLAUDE_RECORD_MODE": "once"},
-            "invalid record mode 'nope' from ini claude_record_mode*",
+            "--claude-record-mode: invalid value 'nope' (from ini key claude_record_mode in *tox.ini)*",
         ),
         (
             "claude_cassette_redact =\n    ok-\\d+\n    [unclosed",
             {},
-            "invalid ini claude_cassette_redact (*tox.ini): invalid redaction pattern '[[]unclosed'*",
+            "claude_cassette_redact: invalid value '[[]unclosed' (from ini key claude_cassette_redact in "
+            "*tox.ini): not a regular expression: *",
         ),
         (
             "",
             {"PYTEST_CLAUDE_CASSETTES": "maybe"},
-            "invalid $PYTEST_CLAUDE_CASSETTES value 'maybe' (from the environment): not a boolean*",
+            "--claude-cassettes: invalid value 'maybe' (from env PYTEST_CLAUDE_CASSETTES): expected a "
+            "switch*",
         ),
     ],
 )
@@ -353,20 +365,23 @@ def test_bad_values_are_usage_errors_naming_option_value_and_source(
     [
         (
             "claude_cassettes=maybe",
-            "invalid -o claude_cassettes (command line): invalid truth value 'maybe' (use true or false)",
+            "--claude-cassettes: invalid value 'maybe' (from -o claude_cassettes on the command line): "
+            "expected a switch: *",
         ),
         (
             "claude_cassette_slim=nope",
-            "invalid -o claude_cassette_slim (command line): invalid truth value 'nope' (use true or false)",
+            "claude_cassette_slim: invalid value 'nope' (from -o claude_cassette_slim on the command line): "
+            "expected a switch: *",
         ),
         (
             "claude_record_mode=bogus",
-            "invalid record mode 'bogus' from -o claude_record_mode (command line); use one of: none*",
+            "--claude-record-mode: invalid value 'bogus' (from -o claude_record_mode on the command line): "
+            "expected one of none*",
         ),
         (
             "claude_cassette_redact=(",
-            "invalid -o claude_cassette_redact (command line): invalid redaction pattern '(': missing )*"
-            "(one regex per line)",
+            "claude_cassette_redact: invalid value '(' (from -o claude_cassette_redact on the command line): "
+            "not a regular expression: missing )*(one regex per line)",
         ),
     ],
 )
@@ -394,7 +409,10 @@ def test_bad_marker_mode_fails_its_test_even_when_the_command_line_wins(
     result = pytester.runpytest_subprocess(no_cli, "--claude-record-mode=none")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*invalid claude_cassette(mode=...) of test_bad_mode.py::test_x 'sometimes'; use one of: none*"]
+        [
+            "*claude_cassette(mode=...): invalid value 'sometimes' (from the marker of "
+            "test_bad_mode.py::test_x): expected one of none*"
+        ]
     )
 
 
@@ -411,7 +429,7 @@ def test_marker_with_unknown_argument_is_an_error(pytester: pytest.Pytester, no_
     result = pytester.runpytest_subprocess(no_cli)
     result.assert_outcomes(errors=1)  # fails in set-up, naming the test and the valid arguments
     result.stdout.fnmatch_lines(
-        ["*test_bad.py::test_x: claude_cassette got unknown argument(s) record_mode; valid: allow_unused*"]
+        ["*test_bad.py::test_x: claude_cassette: unknown argument(s) record_mode; valid: allow_unused*"]
     )
 
 
@@ -619,10 +637,15 @@ from pathlib import Path
 import pytest
 
 # One cassette for both tests: matched on content, not on order (the other test's calls are in it too).
+# Each test is its own xdist group: under --dist loadgroup each worker gets one of them at the start, so
+# the barrier below always has its partner running on the other worker (it never waits for a test queued
+# behind itself, whatever the load).
 @pytest.mark.claude_cassette(
     name="shared", allow_unused=True, match_on="kind,prompt,output_format,session,options"
 )
-@pytest.mark.parametrize("who", ["Ann", "Bo"])
+@pytest.mark.parametrize(
+    "who", [pytest.param(who, marks=pytest.mark.xdist_group(who)) for who in ("Ann", "Bo")]
+)
 def test_shared(claude_executor, claude_api_stub, who, request):
     result = claude_executor.run(f"my name is {who}")
     assert who in result.result
@@ -632,9 +655,9 @@ def test_shared(claude_executor, claude_api_stub, who, request):
     barrier = request.config.rootpath / "barrier"
     barrier.mkdir(exist_ok=True)
     (barrier / who).write_text(os.environ.get("PYTEST_XDIST_WORKER", "none"))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 1800  # only turns a dead partner worker into a failure, not a hang
     while len(list(barrier.iterdir())) < 2:
-        assert time.monotonic() < deadline, "the other worker never arrived"
+        assert time.monotonic() < deadline, "the other worker never arrived (did it die?)"
         time.sleep(0.01)
 """
 
@@ -643,7 +666,7 @@ def test_xdist_workers_append_to_one_cassette_without_corrupting_it(
     pytester: pytest.Pytester, claude_bin: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     pytester.makepyfile(test_shared=SHARED_TEST)
-    args = ("-n", "2", "--dist", "load", "-p", "no:randomly")
+    args = ("-n", "2", "--dist", "loadgroup", "-p", "no:randomly")
     recorded = pytester.runpytest_subprocess(
         "--claude-record-mode=new_episodes", f"--claude-bin={claude_bin}", *args
     )
@@ -658,9 +681,9 @@ def test_xdist_workers_append_to_one_cassette_without_corrupting_it(
     bin_dir = tmp_path / "only-python"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.setenv("CLAUDE_BIN", "/nonexistent/claude")
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
     before = path.read_bytes()
-    replayed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", *args)
+    replayed = pytester.runpytest_subprocess(*args)
     replayed.assert_outcomes(passed=2)
     replayed.stdout.fnmatch_lines(["*2 call(s) replayed, 0 recorded*"])
     assert path.read_bytes() == before
@@ -716,7 +739,7 @@ def pytest_terminal_summary(terminalreporter, config):
         name.rsplit(".", 1)[1] for name in sys.modules
         if name.removeprefix("pytest_claude_sessions.") in heavy
     )
-    hooks = [name for name in ("claude_sessions_cassettes_per_test", "claude_sessions_cassettes_collector")
+    hooks = [name for name in ("claude_sessions_per_test", "claude_sessions_collector")
              if config.pluginmanager.has_plugin(name)]
     terminalreporter.write_line(f"probe: modules={loaded} hooks={hooks}")
 """
@@ -745,6 +768,4 @@ def test_a_suite_without_cassettes_imports_and_registers_nothing_per_test(
     )
     probe = next(line for line in mixed.outlines if line.startswith("probe: "))
     assert "'recorder'" in probe and "'matching'" in probe, probe
-    assert probe.endswith(
-        "hooks=['claude_sessions_cassettes_per_test', 'claude_sessions_cassettes_collector']"
-    )
+    assert probe.endswith("hooks=['claude_sessions_per_test', 'claude_sessions_collector']")

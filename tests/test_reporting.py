@@ -137,6 +137,8 @@ def test_run_report_is_independent_of_arrival_order(tmp_path: Path) -> None:
         "continuity_failures": 1,
         "budget_failures": 1,
         "failed_tests": 1,
+        "weak_continuity_checks": 0,
+        "incomplete_tests": 0,
     }
     lines = forward.summary_lines("summary")
     assert lines[0] == (

@@ -163,8 +163,10 @@ INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 def test_help_lists_group_and_options(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["claude-sessions:*", *[f"*{spec.flag}*" for spec in OPTION_SPECS]])
-    result.stdout.fnmatch_lines([f"*{spec.ini}*" for spec in OPTION_SPECS])
+    result.stdout.fnmatch_lines(
+        ["claude-sessions:*", *[f"*{spec.flag}*" for spec in OPTION_SPECS if spec.flag]]
+    )
+    result.stdout.fnmatch_lines([f"*{spec.ini}*" for spec in OPTION_SPECS if spec.ini])
 
 
 def test_usage_error_for_bad_cli_value(pytester: pytest.Pytester) -> None:
@@ -190,6 +192,9 @@ def test_ini_keys_are_registered_and_header_shows_sources(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CLAUDE_BIN", raising=False)  # the test command exports it; here ini must win
+    fake = pytester.path / "fake-claude"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
     pytester.makeini(
         INI + "claude_sessions_dir = my_store\n"
         "claude_report = full\n"
@@ -197,7 +202,7 @@ def test_ini_keys_are_registered_and_header_shows_sources(
         "claude_timeout = 42\n"
         "claude_budget_usd = 0.5\n"
         "claude_integration = false\n"
-        "claude_bin = /nonexistent/claude\n"
+        f"claude_bin = {fake}\n"
         "claude_json_report = report.json\n"
     )
     pytester.makepyfile("def test_x(): pass")
@@ -208,9 +213,125 @@ def test_ini_keys_are_registered_and_header_shows_sources(
     result.stdout.fnmatch_lines(
         [
             f"claude-sessions: store={store} (ini), keep=3 (ini), report=none (env), integration=off (ini), "
-            f"timeout=7s (cli), budget=$0.5 (ini), bin=/nonexistent/claude (not found) (ini), "
+            f"timeout=7s (cli), budget=$0.5 (ini), bin={fake} (ini), "
             f"json={pytester.path / 'report.json'} (ini)",
             f"claude-sessions: run={store}/runs/*",
         ]
     )
     assert not store.exists()  # the run directory was made at the start, and removed: nothing recorded
+
+
+# --------------------------------------------------------------------------- start-up errors (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "ini", "origin"),
+    [
+        (["--claude-bin=/nonexistent/claude"], {}, "", "command line"),
+        ([], {"CLAUDE_BIN": "/nonexistent/claude"}, "", "env CLAUDE_BIN"),
+        ([], {}, "claude_bin = /nonexistent/claude\n", "ini key claude_bin in *tox.ini"),
+        (["--claude-bin=no-such-claude-command"], {}, "", "command line"),
+    ],
+)
+def test_bad_claude_bin_is_a_start_up_error_naming_option_and_source(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    ini: str,
+    origin: str,
+) -> None:
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pytester.makeini(INI + ini)
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    shown = args[0].split("=", 1)[1] if args else "/nonexistent/claude"
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --claude-bin: invalid value '{shown}' (from {origin}): not an executable file "
+            "(nor a command*"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / ".claude_sessions").exists()
+
+
+def test_bad_claude_bin_does_not_stop_help_or_collect_only(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile("def test_x(): pass")
+    assert pytester.runpytest("--claude-bin=/nonexistent/claude", "--collect-only").ret == 0
+    assert pytester.runpytest("--claude-bin=/nonexistent/claude", "--help").ret == 0
+
+
+def _json_path_cases(base: Path) -> list[tuple[str, str]]:
+    """(value of --claude-json-report, expected reason) for paths that can never be written."""
+    (base / "loop").symlink_to(base / "loop")
+    (base / "dangling").symlink_to(base / "nowhere")
+    (base / "afile").write_text("")
+    return [
+        (str(base / ("x" * 300) / "r.json"), "the path component 'xxxx*is 300 bytes long (at most 255*"),
+        (str(base / ("y" * 300 + ".json")), "the path component 'yyyy*is 305 bytes long*"),
+        (str(base / "loop" / "r.json"), f"{base / 'loop'} is a symbolic link loop"),
+        (str(base / "dangling" / "r.json"), f"{base / 'dangling'} is a dangling symbolic link*"),
+        (str(base / "afile" / "r.json"), f"{base / 'afile'} is not a directory"),
+    ]
+
+
+def test_unwritable_json_report_paths_are_start_up_errors(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile("def test_x(): pass")
+    for value, reason in _json_path_cases(pytester.path):
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--claude-json-report={value}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, value
+        result.stderr.fnmatch_lines(
+            [f"ERROR: --claude-json-report: invalid value * (from command line): {reason}"]
+        )
+        assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / ".claude_sessions").exists()
+
+
+def test_bad_store_and_cassette_dirs_are_start_up_errors(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile("def test_x(): pass")
+    (pytester.path / "loop").symlink_to(pytester.path / "loop")
+    monkeypatch.setenv("PYTEST_CLAUDE_SESSIONS_DIR", "loop/store")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --claude-sessions-dir: invalid value * (from env PYTEST_CLAUDE_SESSIONS_DIR): "
+            "*loop is a symbolic*"
+        ]
+    )
+    monkeypatch.delenv("PYTEST_CLAUDE_SESSIONS_DIR")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-o", f"claude_cassette_dir={'z' * 256}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --claude-cassette-dir: invalid value * (from -o claude_cassette_dir on the command line): *"]
+    )
+
+
+def test_every_row_is_reachable_from_each_of_its_sources() -> None:
+    """One table: each row's flag, env var and ini key all reach the same setting, with the same parser."""
+    samples = {"path": "p", "int": "3", "float": "2.5", "bool": "1", "choice": None, "str": "x"}
+    for spec in OPTION_SPECS:
+        if spec.kind == "regexes":
+            continue
+        raw = spec.choices[-1] if spec.kind == "choice" else samples[spec.kind]
+        sources = []
+        if spec.flag:
+            sources.append(("cli", resolve(cli={spec.dest: raw})))
+        if spec.env:
+            sources.append(("env", resolve(env={spec.env[0]: str(raw)})))
+        if spec.ini:
+            sources.append(("ini", resolve(ini={spec.ini: raw})))
+        assert sources, spec
+        for source, settings in sources:
+            assert settings.source_of(spec.name) == source, (spec.name, source)
+        values = {str(getattr(s, spec.name)).rsplit("/", 1)[-1] for _, s in sources}
+        assert len(values) == 1, (spec.name, values)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,11 +132,23 @@ def section_text(record: Mapping[str, Any]) -> str:
         lines.append(format_failures(failed))
     cont = record.get("continuity")
     if cont:
-        lines.append(f"continuity: {'ok' if cont.get('ok') else 'BROKEN: ' + str(cont.get('reason'))}")
+        lines.append(f"continuity: {continuity_text(cont)}")
     spent = record.get("budget")
     if spent:
         lines.append(f"budget: {'ok' if spent.get('ok') else 'EXCEEDED: ' + '; '.join(spent['reasons'])}")
+    if record.get("note"):
+        lines.append(f"note: {record['note']}")
     return "\n".join(lines) + "\n"
+
+
+def continuity_text(cont: Mapping[str, Any]) -> str:
+    """``ok``, ``ok, weak check: <why>`` (a step without a recorded transcript leaf) or ``BROKEN: <why>``:
+    a verdict says what was checked."""
+    if not cont.get("ok"):
+        return "BROKEN: " + str(cont.get("reason"))
+    if cont.get("strength") == "weak":
+        return f"ok, weak check: {cont.get('weak_reason')}"
+    return "ok"
 
 
 def junit_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -155,7 +166,10 @@ def junit_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
         props.append(("claude_transcripts", ",".join(dict.fromkeys(transcripts))))
     cont = record.get("continuity")
     if cont:
-        props.append(("claude_continuity", "ok" if cont.get("ok") else f"broken: {cont.get('reason')}"))
+        text = continuity_text(cont)
+        props.append(
+            ("claude_continuity", "broken: " + text[len("BROKEN: ") :] if not cont.get("ok") else text)
+        )
     return props
 
 
@@ -169,9 +183,49 @@ class RunReport:
     started_at: str = field(default_factory=lambda: utcnow().isoformat())
     records: list[dict[str, Any]] = field(default_factory=list)
     workers_down: list[dict[str, Any]] = field(default_factory=list)
+    cassettes: list[dict[str, Any]] = field(default_factory=list)  # one per test that used a cassette
+    crashed: list[str] = field(default_factory=list)  # node ids whose xdist worker died under them
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.records.append(dict(record))
+
+    def add_report(self, report: Any) -> None:
+        """Take what a test report carries: the test's record and cassette report (on the teardown
+        report), or the node id of a test whose xdist worker died (xdist reports it with ``when='???'``)."""
+        if report.when == "???":
+            if report.failed:
+                self.crashed.append(str(report.nodeid))
+            return
+        data = getattr(report, "claude_sessions", None)
+        if report.when != "teardown" or not isinstance(data, dict):
+            return
+        if isinstance(data.get("record"), dict):
+            self.add(data["record"])
+        if isinstance(data.get("cassette"), dict):
+            self.cassettes.append(dict(data["cassette"]))
+
+    def reconcile(self, chains: Mapping[str, Sequence[SessionInfo]]) -> None:
+        """Add the steps the run's store holds that no test reported, as records of their own, marked
+        ``incomplete``: those of a test whose xdist worker died (outcome ``crashed``), or of a tracker a
+        test made itself (outcome ``unreported``). The summary and the JSON report then count every step
+        the store holds."""
+        reported: dict[str, set[int]] = {}
+        for record in self.records:
+            reported.setdefault(record["agent_id"], set()).update(s["step"] for s in record["steps"])
+        crashed = {nodeid.split("@", 1)[0]: nodeid for nodeid in self.crashed}
+        for agent in sorted(chains):
+            missing = [s for s in chains[agent] if s.interaction_count not in reported.get(agent, set())]
+            if not missing:
+                continue
+            if agent in crashed:
+                outcome, note = (
+                    "crashed",
+                    "its xdist worker died during the test; these steps are from the store",
+                )
+            else:
+                outcome, note = "unreported", "steps in the run's store that no test reported"
+            record = build_test_record(crashed.get(agent, agent), agent, missing, outcome=outcome)
+            self.add({**record, "incomplete": True, "note": note})
 
     def sorted_records(self) -> list[dict[str, Any]]:
         # Sorting makes -n 0 and -n N reports identical whatever order the workers finished in.
@@ -199,7 +253,11 @@ class RunReport:
                 1 for r in records if r.get("continuity") and not r["continuity"].get("ok")
             ),
             "budget_failures": sum(1 for r in records if r.get("budget") and not r["budget"].get("ok")),
-            "failed_tests": sum(1 for r in records if r["outcome"] == "failed"),
+            "failed_tests": sum(1 for r in records if r["outcome"] in ("failed", "crashed")),
+            "weak_continuity_checks": sum(
+                1 for r in records if r.get("continuity") and r["continuity"].get("strength") == "weak"
+            ),
+            "incomplete_tests": sum(1 for r in records if r.get("incomplete")),
         }
 
     def slowest_calls(self, n: int = SLOWEST_CALLS) -> list[dict[str, Any]]:
@@ -232,7 +290,20 @@ class RunReport:
             f"{_plural(t['turns'], 'turn')}, {_plural(t['errors'], 'error')}{raised}, "
             f"{_plural(t['continuity_failures'], 'continuity failure')}, "
             f"{_plural(t['budget_failures'], 'budget failure')}"
+            + (
+                f", {_plural(t['weak_continuity_checks'], 'weak continuity check')}"
+                if t["weak_continuity_checks"]
+                else ""
+            )
         ]
+        for r in self.sorted_records():
+            if r.get("incomplete"):
+                lines.append(
+                    f"{r['outcome']}: {r['nodeid']}: {_plural(r['calls'], 'step')} ({r.get('note')})"
+                )
+            cont = r.get("continuity")
+            if cont and cont.get("ok") and cont.get("strength") == "weak":
+                lines.append(f"weak continuity check: {r['nodeid']}: {cont.get('weak_reason')}")
         slow = self.slowest_calls()
         if slow:
             lines.append(SLOWEST_TITLE)
@@ -246,6 +317,8 @@ class RunReport:
             for r in self.sorted_records():
                 cont = r.get("continuity")
                 flag = "" if not cont else ("  continuity ok" if cont.get("ok") else "  CONTINUITY BROKEN")
+                if cont and cont.get("ok") and cont.get("strength") == "weak":
+                    flag += " (weak)"
                 spent = r.get("budget")
                 if spent and not spent.get("ok"):
                     flag += "  BUDGET EXCEEDED: " + "; ".join(spent.get("reasons") or [])
@@ -271,6 +344,7 @@ class RunReport:
             "totals": self.totals(),
             "slowest_calls": self.slowest_calls(),
             "tests": self.sorted_records(),
+            "cassettes": sorted(self.cassettes, key=lambda c: (str(c.get("nodeid")), str(c.get("path")))),
             "workers_down": self.workers_down,
         }
 
@@ -297,15 +371,62 @@ def json_report_problem(path: Path) -> str | None:
 
 
 def write_json_report(path: Path, data: Mapping[str, Any]) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a report."""
+    """Write atomically (:func:`pytest_claude_sessions.fs.atomic_write`: temp, fsync, rename, fsync of the
+    directory) so a reader never sees half a report; a symbolic link at ``path`` is refused, never
+    written through. Raises ``OSError`` naming the path."""
+    from pytest_claude_sessions.fs import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, text, error=OSError, what="JSON report")
+
+
+def cassette_summary_lines(reports: Sequence[Mapping[str, Any]], mode: str) -> list[str]:
+    """The cassette part of the summary: counts, cassettes not saved and why, removed ones."""
+    if not reports:
+        return []
+    replayed = sum(int(r.get("replayed", 0)) for r in reports)
+    recorded = sum(int(r.get("recorded", 0)) for r in reports)
+    saved = sum(1 for r in reports if r.get("saved"))
+    lines = [
+        f"mode {mode}: {len(reports)} test(s) with cassettes, {replayed} call(s) replayed, "
+        f"{recorded} recorded, {saved} cassette(s) saved"
+    ]
+    for r in reports:
+        if r.get("recorded") and not r.get("saved"):
+            lines.append(f"  not saved: {r.get('path')} ({r.get('nodeid')}): {r.get('not_saved_reason')}")
+        elif r.get("removed"):
+            lines.append(f"  removed: {r.get('path')} ({r.get('nodeid')}): the test passed without a call")
+    return lines
+
+
+def write_summary(
+    terminal: Any,
+    report: RunReport | None,
+    settings: Any,
+    json_error: str | None,
+    housekeeping: Sequence[str] = (),
+) -> None:
+    """The terminal summary: the "claude sessions" part (per the report level), the JSON report's path
+    or why it could not be written, and the "claude cassettes" part (or what housekeeping did)."""
+    lines = [] if report is None else report.summary_lines(settings.report)
+    if (
+        report is not None
+        and settings.json_report is not None
+        and settings.report != "none"
+        and not json_error
+    ):
+        lines.append(f"JSON report: {settings.json_report}")
+    if lines or json_error:
+        terminal.write_sep("-", "claude sessions")
+        for line in lines:
+            terminal.write_line(line)
+        if json_error:
+            terminal.write_line(json_error, red=True, bold=True)
+    cassette_lines = list(housekeeping) or (
+        [] if report is None else cassette_summary_lines(report.cassettes, settings.record_mode)
+    )
+    if cassette_lines:
+        terminal.write_sep("-", "claude cassettes")
+        for line in cassette_lines:
+            terminal.write_line(line)

@@ -37,7 +37,7 @@ from pytest_claude_sessions.errors import (
     StoreError,
     StoreWarning,
 )
-from pytest_claude_sessions.models import STEP_KINDS, SessionInfo, parse_timestamp, utcnow
+from pytest_claude_sessions.models import STEP_KINDS, SessionInfo, parse_switch, parse_timestamp, utcnow
 from pytest_claude_sessions.redact import Redactor
 
 __all__ = [
@@ -71,7 +71,6 @@ _READ_BLOCK = 1024 * 1024
 _SLUG_MAX = 48
 _HASH_LEN = 20  # hex digits of sha256: 80 bits, no realistic collision between agent ids
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 _OPTIONAL_STR = (
     "parent_session_id",
@@ -116,7 +115,7 @@ def resolve_fsync(value: bool | None) -> bool:
     if value is not None:
         return bool(value)
     env = os.environ.get(ENV_FSYNC)
-    return env is None or env.strip().lower() not in _FALSE_WORDS
+    return env is None or parse_switch(env) is not False
 
 
 def resolve_lock_timeout(value: float | None) -> float:
