@@ -122,6 +122,7 @@ def test_marker_merge_unit(pytester: pytest.Pytester) -> None:
             pass
         """
     )
+    pytester.makeini(INI)
     items, _ = pytester.inline_genitems()
     from pytest_claude_sessions.plugin.markers import merged
 
