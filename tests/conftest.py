@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,25 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_SCRUB_PREFIXES) or name in _SCRUB_NAMES:
             monkeypatch.delenv(name, raising=False)
+
+
+def hide_every_claude(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No claude CLI anywhere for this test and its inner runs: PATH holds only the interpreter's
+    directory, no $CLAUDE_BIN, and claude-agent-sdk's bundled binary (a test extra) is shadowed by an
+    empty package of that name (in-process runs and subprocesses alike)."""
+    bin_dir = tmp_path / "only-python"
+    bin_dir.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    shadow = tmp_path / "no-sdk"
+    (shadow / "claude_agent_sdk").mkdir(parents=True, exist_ok=True)
+    (shadow / "claude_agent_sdk" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(shadow))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
+    )
+    for name in [m for m in sys.modules if m == "claude_agent_sdk" or m.startswith("claude_agent_sdk.")]:
+        monkeypatch.delitem(sys.modules, name)
 
 
 def find_claude_bin() -> Path | None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import hide_every_claude
 
 CHAIN_TEST = """
 import pytest
@@ -43,13 +44,9 @@ def test_without_marker_is_untouched(claude_executor):
 
 @pytest.fixture
 def no_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """No claude anywhere: not on PATH (only the python interpreter's directory), no $CLAUDE_BIN, no
-    --claude-bin (one that points nowhere is a start-up error). Returns a harmless argument for the
-    inner runs' command lines."""
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    """No claude anywhere (see conftest.hide_every_claude; a --claude-bin pointing nowhere is a start-up
+    error). Returns a harmless argument for the inner runs' command lines."""
+    hide_every_claude(monkeypatch, tmp_path)
     return "-pno:cacheprovider"
 
 
@@ -71,10 +68,7 @@ def test_record_then_replay_without_the_cli(
     assert not _cassette(pytester, "test_agent", "test_without_marker_is_untouched").exists()  # no calls
 
     # replay: no binary anywhere, default mode (none), under xdist too
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    hide_every_claude(monkeypatch, tmp_path)
     before = path.read_bytes()
     for extra in ([], ["-n", "2"]):
         replayed = pytester.runpytest_subprocess("-rA", *extra)
@@ -678,10 +672,7 @@ def test_xdist_workers_append_to_one_cassette_without_corrupting_it(
     assert sorted(i["request"]["prompt"] for i in data["interactions"]) == ["my name is Ann", "my name is Bo"]
     assert [p.name for p in path.parent.iterdir()] == ["shared.json"]  # no temp files left
 
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    hide_every_claude(monkeypatch, tmp_path)
     before = path.read_bytes()
     replayed = pytester.runpytest_subprocess(*args)
     replayed.assert_outcomes(passed=2)

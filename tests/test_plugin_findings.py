@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import hide_every_claude
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
@@ -194,6 +195,7 @@ def test_project_local_cli_is_found_and_shown_in_the_header(
         ),
     )
     assert shutil.which("claude") is None
+    hide_every_claude(monkeypatch, pytester.path / "elsewhere")  # nor claude-agent-sdk's bundled one
     local = pytester.path / "node_modules" / ".bin"
     local.mkdir(parents=True)
     (local / "claude").symlink_to(claude_bin)

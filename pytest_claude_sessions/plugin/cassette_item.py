@@ -134,7 +134,7 @@ def record_args(item: pytest.Item, settings: Settings, resolved_bin: str | None)
     the switch when the test uses a cassette only through it, the cassette dir when it does not come
     from the ini file (``VAR=... pytest`` typed
     inline does not reach a pasted command), the config file and rootdir given on the command line,
-    and the CLI this run found (a pasted command must not depend on this shell's ``$CLAUDE_BIN``)."""
+    and ``--claude-bin=<the CLI this run found>`` when a plain lookup would not find it."""
     config = item.config
     args: list[str] = []
     if settings.cassettes and not opted_in(item):
@@ -146,9 +146,22 @@ def record_args(item: pytest.Item, settings: Settings, resolved_bin: str | None)
         args.append(f"--config-file={config.option.inifilename}")
     if getattr(config.option, "rootdir", None):
         args.append(f"--rootdir={config.option.rootdir}")
-    if resolved_bin and resolved_bin != "not found":
+    if resolved_bin and resolved_bin != "not found" and not _found_by_default(config, resolved_bin):
         args.append(f"--claude-bin={resolved_bin}")
     return args
+
+
+def _found_by_default(config: pytest.Config, resolved_bin: str) -> bool:
+    """Whether a pasted ``pytest ...`` without ``--claude-bin`` finds this same CLI (PATH, $CLAUDE_BIN,
+    project-local installs under the invocation dir)."""
+    from pytest_claude_sessions.errors import ClaudeSessionsError
+    from pytest_claude_sessions.executor.locate import find_claude_bin
+
+    try:
+        found = find_claude_bin(None, cwd=config.invocation_params.dir)
+    except ClaudeSessionsError:
+        return False
+    return os.path.realpath(found) == os.path.realpath(resolved_bin)
 
 
 def record_command(

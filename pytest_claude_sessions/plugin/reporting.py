@@ -407,8 +407,16 @@ def write_summary(
     json_error: str | None,
     housekeeping: Sequence[str] = (),
 ) -> None:
-    """The terminal summary: the "claude sessions" part (per the report level), the JSON report's path
-    or why it could not be written, and the "claude cassettes" part (or what housekeeping did)."""
+    """The terminal summary: the "claude cassettes" part (or what housekeeping did), then the "claude
+    sessions" part (per the report level) and the JSON report's path or why it could not be written."""
+    # The cassette part first: it says how the calls that the sessions part counts were made.
+    cassette_lines = list(housekeeping) or (
+        [] if report is None else cassette_summary_lines(report.cassettes, settings.record_mode)
+    )
+    if cassette_lines:
+        terminal.write_sep("-", "claude cassettes")
+        for line in cassette_lines:
+            terminal.write_line(line)
     lines = [] if report is None else report.summary_lines(settings.report)
     if (
         report is not None
@@ -423,10 +431,3 @@ def write_summary(
             terminal.write_line(line)
         if json_error:
             terminal.write_line(json_error, red=True, bold=True)
-    cassette_lines = list(housekeeping) or (
-        [] if report is None else cassette_summary_lines(report.cassettes, settings.record_mode)
-    )
-    if cassette_lines:
-        terminal.write_sep("-", "claude cassettes")
-        for line in cassette_lines:
-            terminal.write_line(line)
