@@ -42,7 +42,7 @@ def hide_every_claude(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     directory, no $CLAUDE_BIN, and claude-agent-sdk's bundled binary (a test extra) is shadowed by an
     empty package of that name (in-process runs and subprocesses alike)."""
     bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
     monkeypatch.delenv("CLAUDE_BIN", raising=False)
     shadow = tmp_path / "no-sdk"

@@ -92,13 +92,16 @@ class ClaudeRun:
         payload = xdist.worker_payload(config)
         if payload is not None:
             # A worker: the controller resolved and checked everything; use its absolute paths verbatim.
-            return cls(
+            run = cls(
                 config,
                 Settings.from_wire(payload["settings"]),
                 run_id=payload["run_id"],
                 run_dir=Path(payload["run_dir"]),
                 search_roots=tuple(payload.get("search_roots", roots)),
             )
+            # The CLI the controller found (and showed in the header): every process gates the same way.
+            run._resolved_bin = payload.get("resolved_bin")
+            return run
         settings = _resolve(config)
         run = cls(config, settings, run_dir=settings.sessions_dir, search_roots=roots)
         if not _runs_tests(config, settings):
@@ -157,6 +160,7 @@ class ClaudeRun:
             "run_id": self.run_id,
             "run_dir": str(self.run_dir),
             "search_roots": list(self.search_roots),
+            "resolved_bin": self.resolved_bin(),
         }
         self.config.pluginmanager.register(xdist.XdistHooks(wire, self.worker_down), XDIST_PLUGIN)
 
