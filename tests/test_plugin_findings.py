@@ -274,3 +274,32 @@ def test_integration_marker_is_seen_on_classes_and_modules(pytester: pytest.Pyte
     )
     result = run(pytester, "-p", "no:xdist")
     result.assert_outcomes(passed=1, skipped=3)
+
+
+def test_controllers_starting_at_once_on_one_store_never_crash_each_other(pytester: pytest.Pytester) -> None:
+    """Several pytest runs share one store and start together: each creates its run and prunes the others
+    (keep 1) while they are being created; none may fail (no FileNotFoundError/FileExistsError)."""
+    import subprocess
+    import sys
+
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_inner="""
+        def test_step(session_tracker):
+            session_tracker.update_session("00000000-0000-4000-8000-000000000001", "p", "r", cost_usd=0.01)
+        """
+    )
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--claude-keep-runs=1"]
+    for _round in range(3):
+        procs = [
+            subprocess.Popen(
+                args, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for _ in range(6)
+        ]
+        outputs = [p.communicate(timeout=600)[0] for p in procs]
+        for proc, out in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0, out
+            assert "Error" not in out and "INTERNALERROR" not in out, out
+    runs_dir = pytester.path / ".claude_sessions" / "runs"
+    assert not [p for p in runs_dir.iterdir() if p.name.startswith(".creating-")]  # no staging left

@@ -9,6 +9,7 @@ keeps start-up cheaper (pytest rewrites every module of a pytest11 package it im
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -129,21 +130,30 @@ def _remove_store_markers(base_dir: Path) -> None:
 def create_run(base_dir: Path) -> RunDir:
     """Create ``<base>/runs/<new run id>`` and lock it as active. Never reuses an existing directory.
 
-    The store gets a ``.gitignore`` and a ``CACHEDIR.TAG`` (see :func:`mark_store`).
+    The directory is made under a staging name (``.creating-<id>``, which no pruner lists), locked, then
+    renamed into place: another controller starting at the same moment never sees (and prunes) a run
+    that is not locked yet. The store gets a ``.gitignore`` and a ``CACHEDIR.TAG`` (see :func:`mark_store`).
     """
     root = runs_root(base_dir)
     created = tuple(d for d in (base_dir, root) if not d.exists())
-    root.mkdir(parents=True, exist_ok=True)
-    mark_store(base_dir)
-    for _ in range(5):
-        run_id = new_run_id()
+    for _ in range(20):
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            mark_store(base_dir)
+            run_id = new_run_id()
+            staging = root / f".creating-{run_id}"
+            staging.mkdir()
+            lock = FileLock(str(staging / ACTIVE_LOCK_NAME), timeout=0)
+            lock.acquire()
+        except (FileNotFoundError, FileExistsError):
+            continue  # a concurrent run removed the empty runs/ directory, or the id was taken: retry
         path = root / run_id
         try:
-            path.mkdir()
-        except FileExistsError:
+            os.rename(staging, path)  # the open lock keeps holding: it is the same file
+        except OSError:
+            lock.release(force=True)
+            shutil.rmtree(staging, ignore_errors=True)
             continue
-        lock = FileLock(str(path / ACTIVE_LOCK_NAME), timeout=0)
-        lock.acquire()
         return RunDir(run_id, path, lock, created)
     raise FileExistsError(f"could not create a fresh run directory under {root}")
 
@@ -165,11 +175,13 @@ def prune_runs(base_dir: Path, keep: int, *, current: Path | None = None) -> lis
         lock = FileLock(str(path / ACTIVE_LOCK_NAME), timeout=0)
         try:
             lock.acquire()
-        except (Timeout, RuntimeError):
-            continue  # another pytest run still writes here
+        except (Timeout, RuntimeError, OSError):
+            continue  # another pytest run still writes here, or another pruner removed it meanwhile
         try:
             shutil.rmtree(path)
             deleted.append(path)
+        except FileNotFoundError:
+            pass  # another pruner got there first
         finally:
             lock.release(force=True)
     return deleted
