@@ -26,6 +26,7 @@ __all__ = [
     "CassetteVersionWarning",
     "ClaudeEmptyOutputError",
     "ClaudeNotFoundError",
+    "ClaudeOutputError",
     "ClaudeProcessError",
     "ClaudeResultError",
     "ClaudeSessionsError",
@@ -199,6 +200,11 @@ class ClaudeProcessError(ExecutorError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+
+
+class ClaudeOutputError(ClaudeProcessError):
+    """The CLI's output cannot be parsed safely: JSON nested too deep, a line or an output beyond the
+    capture's limits (the message says how many bytes were dropped)."""
 
 
 class ClaudeEmptyOutputError(ClaudeProcessError):

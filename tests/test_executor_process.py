@@ -18,6 +18,8 @@ import pytest
 from pytest_claude_sessions.executor.process import ORPHAN_GRACE, descendants, run_async, run_sync
 
 # A child that prints, starts a grandchild in a session of its own (as the CLI does for Bash tools), hangs.
+KILL_SLACK = 20.0  # far above the kill's own 1.5 s: a loaded machine never fails it, a missing kill does
+
 HANGER = textwrap.dedent(
     """
     import os, subprocess, sys, time
@@ -35,7 +37,7 @@ def _env(marker: str) -> dict[str, str]:
     return {**os.environ, "PCS_PROCESS_TEST": marker}
 
 
-def _gone(marker: str, within: float = 3.0) -> bool:
+def _gone(marker: str, within: float = 10.0) -> bool:
     """True once no process carries ``marker`` (a SIGKILLed process takes a moment to disappear)."""
     deadline = time.monotonic() + within
     while _alive(marker):
@@ -73,7 +75,7 @@ def test_timeout_kills_the_group_and_escaped_descendants_keeping_partial_output(
     assert outcome.stdout == "started\n"
     assert seen == ["started\n"]
     assert "progress on stderr" in outcome.stderr
-    assert 1.5 <= outcome.elapsed < 4
+    assert 1.5 <= outcome.elapsed < 1.5 + KILL_SLACK
     assert _gone(marker)
 
 
@@ -175,12 +177,12 @@ def test_a_leftover_holding_the_pipes_does_not_hang_the_call(tmp_path: Path) -> 
     try:
         outcome = run_sync([sys.executable, "-c", ORPHANER], cwd=tmp_path, env=_env(marker), timeout=30)
         assert (outcome.returncode, outcome.stdout, outcome.timed_out) == (0, "done\n", False)
-        assert outcome.elapsed < ORPHAN_GRACE + 3
+        assert outcome.elapsed < ORPHAN_GRACE + KILL_SLACK
         assert _alive(marker)  # the leftover still runs: the call returned without waiting for it
         done = asyncio.run(
             run_async([sys.executable, "-c", ORPHANER], cwd=tmp_path, env=_env(marker), timeout=30)
         )
         assert (done.returncode, done.stdout, done.timed_out) == (0, "done\n", False)
-        assert done.elapsed < ORPHAN_GRACE + 3
+        assert done.elapsed < ORPHAN_GRACE + KILL_SLACK
     finally:
         _kill_marked(marker)

@@ -24,6 +24,7 @@ from pytest_claude_sessions.errors import (
     CassetteError,
     CassetteLockError,
 )
+from pytest_claude_sessions.executor.parsing import depth_exceeds
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -33,6 +34,7 @@ __all__ = [
     "CassetteLockError",
     "atomic_write_text",
     "cassette_lock",
+    "cassette_shape_problem",
     "default_cassette_path",
     "dump_cassette",
     "find_unused_cassettes",
@@ -126,36 +128,170 @@ def dump_cassette(data: dict[str, Any]) -> str:
 
 
 def load_cassette_data(path: Path) -> dict[str, Any] | None:
-    """The parsed cassette at ``path``, ``None`` without a file; raises :class:`CassetteCorruptError`."""
+    """The parsed cassette at ``path``, ``None`` without a file; raises :class:`CassetteCorruptError`
+    naming the file and the first field of a wrong shape or type (never a raw ``ValueError``,
+    ``TypeError`` or ``RecursionError``, and never with the ``json`` module's frames)."""
+    __tracebackhide__ = True
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CassetteCorruptError(f"cannot read cassette {path}: {exc}", path=path) from exc
+        raise CassetteCorruptError(f"cannot read cassette {path}: {exc}", path=path) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CassetteCorruptError(
             f"cassette {path} is not valid JSON ({exc}); fix or delete it, then re-record "
-            "(it is never overwritten silently)",
+            "(it is never overwritten silently; --claude-record-mode=rewrite replaces it)",
             path=path,
-        ) from exc
+        ) from None
+    except RecursionError:
+        raise CassetteCorruptError(
+            f"cassette {path} nests JSON deeper than Python can parse; it is not a cassette this plugin "
+            "wrote (re-record it with --claude-record-mode=rewrite)",
+            path=path,
+        ) from None
     if not isinstance(data, dict) or data.get("format") != CASSETTE_FORMAT:
         raise CassetteCorruptError(
             f'{path} is not a pytest-claude-sessions cassette (no "format": "{CASSETTE_FORMAT}")', path=path
         )
     version = data.get("version")
-    if not isinstance(version, int) or version > CASSETTE_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version > CASSETTE_VERSION:
         raise CassetteCorruptError(
             f"cassette {path} has format version {version!r}; this plugin reads up to {CASSETTE_VERSION} "
             "(upgrade pytest-claude-sessions)",
             path=path,
         )
-    interactions = data.get("interactions")
-    if not isinstance(interactions, list) or not all(isinstance(i, dict) for i in interactions):
-        raise CassetteCorruptError(f"cassette {path} has no list of interactions", path=path)
+    if not isinstance(data.get("interactions"), list):
+        found = _kind(data.get("interactions"))
+        raise CassetteCorruptError(
+            f"cassette {path} has no list of interactions: 'interactions' is {found}", path=path
+        )
+    problem = cassette_shape_problem(data)
+    if problem is not None:
+        raise CassetteCorruptError(
+            f"cassette {path} is damaged: {problem}; fix or delete it, or re-record it with "
+            "--claude-record-mode=rewrite",
+            path=path,
+        )
     return data
+
+
+MAX_CASSETTE_DEPTH = 96  # a cassette nests ~7 levels above a CLI record, which nests ~8
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+# Field -> the types it may have (None = absent or null allowed). Checked for every interaction.
+_REQUEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "kind": (str,),
+    "prompt": (str,),
+    "output_format": (str,),
+    "resume": (str, type(None)),
+    "session_id": (str, type(None)),
+    "fork": (bool,),
+    "continue": (bool,),
+    "options": (dict,),
+}
+_RESPONSE_FIELDS: dict[str, tuple[type, ...]] = {  # stdout is required: a replay prints it
+    "returncode": (int, type(None)),
+    "stdout": (dict,),
+    "stderr": (str, type(None)),
+    "timed_out": (bool, type(None)),
+    "elapsed": (int, float, type(None)),
+}
+_CHUNK_FIELDS: dict[str, tuple[type, ...]] = {"path": (str,), "mode": (str,), "lines": (list,)}
+_INTERACTION_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str, type(None)),
+    "position": (int, type(None)),
+    "recorded_at": (str, type(None)),
+    "cli_version": (str, type(None)),
+    "model": (str, type(None)),
+}
+_HEADER_FIELDS: dict[str, tuple[type, ...]] = {
+    "plugin_version": (str, type(None)),
+    "cli_version": (str, type(None)),
+    "model": (str, type(None)),
+    "node_id": (str, type(None)),
+    "recorded_at": (str, type(None)),
+    "updated_at": (str, type(None)),
+}
+
+
+def _fields(obj: dict[str, Any], spec: dict[str, tuple[type, ...]], where: str, required: bool) -> str | None:
+    for name, types in spec.items():
+        if name not in obj:
+            if required and type(None) not in types:
+                return f"{where}.{name} is missing"
+            continue
+        value = obj[name]
+        # bool is an int subclass: a boolean where a number belongs is a wrong type too
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            wanted = " or ".join(sorted({_kind(t()) if t is not type(None) else "null" for t in types}))
+            return f"{where}.{name} must be {wanted}, got {_kind(value)}"
+    return None
+
+
+def _stdout_problem(stdout: dict[str, Any], where: str) -> str | None:
+    if "json" in stdout:
+        return None if isinstance(stdout["json"], dict) else f"{where}.json must be an object"
+    if "lines" in stdout:
+        return None if isinstance(stdout["lines"], list) else f"{where}.lines must be a list"
+    if "text" in stdout:
+        return None if isinstance(stdout["text"], str) else f"{where}.text must be a string"
+    return f"{where} must hold 'json', 'lines' or 'text'"
+
+
+def _interaction_problem(interaction: object, where: str) -> str | None:
+    if not isinstance(interaction, dict):
+        return f"{where} must be an object, got {_kind(interaction)}"
+    problem = _fields(interaction, _INTERACTION_FIELDS, where, required=False)
+    for name in ("request", "response"):
+        if problem is None and not isinstance(interaction.get(name), dict):
+            problem = f"{where}.{name} must be an object, got {_kind(interaction.get(name))}"
+    if problem is None:  # absent request fields only fail to match (with a diff); wrong types are damage
+        problem = _fields(interaction["request"], _REQUEST_FIELDS, f"{where}.request", required=False)
+    if problem is None:
+        problem = _fields(interaction["response"], _RESPONSE_FIELDS, f"{where}.response", required=True)
+    if problem is None:
+        problem = _stdout_problem(interaction["response"]["stdout"], f"{where}.response.stdout")
+    transcripts = interaction.get("transcripts", [])
+    if problem is None and not isinstance(transcripts, list):
+        problem = f"{where}.transcripts must be a list, got {_kind(transcripts)}"
+    for n, chunk in enumerate(transcripts if problem is None else ()):
+        at = f"{where}.transcripts[{n}]"
+        if not isinstance(chunk, dict):
+            return f"{at} must be an object, got {_kind(chunk)}"
+        problem = _fields(chunk, _CHUNK_FIELDS, at, required=True)
+        if problem is None and chunk["mode"] not in ("create", "append", "replace"):
+            problem = f"{at}.mode must be create, append or replace, got {chunk['mode']!r}"
+        if problem is not None:
+            return problem
+    return problem
+
+
+def cassette_shape_problem(data: dict[str, Any]) -> str | None:
+    """The first field of ``data`` with a wrong shape or type (``interactions[2].response.stdout must
+    be an object, got a number``), or ``None`` for a sound cassette. Iterative depth check first."""
+    if depth_exceeds(data, MAX_CASSETTE_DEPTH):
+        return f"its JSON nests deeper than {MAX_CASSETTE_DEPTH} levels"
+    header = data.get("header", {})
+    if not isinstance(header, dict):
+        return f"header must be an object, got {_kind(header)}"
+    problem = _fields(header, _HEADER_FIELDS, "header", required=False)
+    for n, interaction in enumerate(data["interactions"] if problem is None else ()):
+        problem = _interaction_problem(interaction, f"interactions[{n}]")
+        if problem is not None:
+            break
+    return problem
 
 
 def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from pytest_claude_sessions.cassettes.transcript_records import TranscriptChunk, render_lines
+from pytest_claude_sessions.cassettes.transcript_records import TranscriptChunk, encode_record, render_lines
 from pytest_claude_sessions.errors import CassetteError
 from pytest_claude_sessions.models import CliCall
 
@@ -60,7 +60,7 @@ def render_stdout(stored: Any, where: str) -> str:
     if not isinstance(stored, dict):
         raise CassetteError(f"{where}: 'stdout' must be an object with 'json', 'lines' or 'text'")
     if "json" in stored:
-        return json.dumps(stored["json"], ensure_ascii=False, separators=(",", ":")) + "\n"
+        return encode_record(stored["json"]) + "\n"
     if "lines" in stored and isinstance(stored["lines"], list):
         return render_lines(stored["lines"])
     if isinstance(stored.get("text"), str):

@@ -60,8 +60,8 @@ from pytest_claude_sessions.cassettes.interactions import (
     split_stdout,
 )
 from pytest_claude_sessions.cassettes.matching import (
-    differences,
-    normalize_match_on,
+    DEFAULT_MATCHERS,
+    MatcherTable,
     normalize_request,
     request_diff,
 )
@@ -98,6 +98,9 @@ __all__ = [
     "parse_record_mode",
     "use_cassette",
 ]
+
+
+_SCRUBBER_ENV = ("TMPDIR", "XDG_RUNTIME_DIR", "HOME", *SECRET_ENV_VARS)
 
 
 @dataclass
@@ -156,6 +159,8 @@ class CassetteInterceptor:
     default) drops the CLI's wire-debugging records and elides long texts in attachments (its system prompt
     and tool list) from recorded transcripts: ~5x smaller cassettes, the chain and every prompt/answer
     intact; ``slim=False`` records every transcript record whole (a test that reads those records).
+    ``matchers``: the table ``match_on`` names come from (default: the process-wide one that
+    :func:`~pytest_claude_sessions.cassettes.matching.register_matcher` extends).
     Use it for one test: create, pass to ``ClaudeExecutor(interceptor=...)``, then call :meth:`finish`.
     """
 
@@ -174,10 +179,13 @@ class CassetteInterceptor:
         lock_timeout: float = 60.0,
         fsync: bool = True,
         slim: bool = True,
+        matchers: MatcherTable | None = None,
     ) -> None:
+        __tracebackhide__ = True  # a damaged cassette is the test's failure: show its message, not this
         self.path = Path(path)
         self.mode: RecordMode = parse_record_mode(mode)
-        self.match_on = normalize_match_on(match_on)
+        self.matchers = matchers if matchers is not None else DEFAULT_MATCHERS
+        self.match_on = self.matchers.normalize(match_on)
         self.allow_unused = allow_unused
         self.record_on_failure = record_on_failure
         self.node_id = node_id
@@ -288,7 +296,7 @@ class CassetteInterceptor:
             candidates = unused[:1] if strict else unused
             diffs: list[tuple[int, list[str]]] = []
             for index in candidates:
-                differ = differences(
+                differ = self.matchers.differences(
                     self.interactions[index].get("request") or {},
                     request,
                     self.match_on,
@@ -309,10 +317,11 @@ class CassetteInterceptor:
     def _call_scrubber(self, call: CliCall, cwds: list[str]) -> CallScrubber:
         """The call's scrubber, shared by the test's calls with the same paths and secrets (its realpath
         and slug forms are then computed once per cassette, not per call)."""
+        # Only these variables shape a scrubber (its paths and literal secrets): not the whole env.
         key = (
             str(call.config_dir),
             tuple(cwds),
-            tuple(sorted(call.env.items())),
+            tuple(call.env.get(name) for name in _SCRUBBER_ENV),
             tuple(os.environ.get(name) for name in ("HOME", *SECRET_ENV_VARS)),
         )
         with self._lock:
@@ -596,6 +605,7 @@ class CassetteInterceptor:
 
     def save(self) -> bool:
         """Write the recorded interactions (merged per mode, under the file lock); ``False``: kept theirs."""
+        __tracebackhide__ = True
         superseded = {interaction_id(self.interactions[n - 1]) for n in self.superseded()}
         with self._lock:
             new = sorted(self._new, key=lambda i: int(i.get("position", 0)))  # call order, not finish order
@@ -606,7 +616,8 @@ class CassetteInterceptor:
                 key=lambda pair: pair[0],
             )
         with cassette_lock(self.path, self.lock_timeout):
-            current = load_cassette_data(self.path)
+            # all/rewrite replace the file whatever it holds: a corrupt one is what rewrite is for
+            current = None if self.mode in ("all", "rewrite") else load_cassette_data(self.path)
             if self.mode == "new_episodes" and current is not None:
                 # Keep the file in call order (a call inserted mid-test lands where it is made, so a strict
                 # replay finds it there); interactions this run did not use, or that a concurrent run

@@ -22,7 +22,7 @@ from pytest_claude_sessions.ids import encode_project_path
 from pytest_claude_sessions.models import CliCall
 from pytest_claude_sessions.redact import SECRET_ENV_VARS, Redactor, env_secrets, marker
 
-__all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths", "placeholder_values"]
+__all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths"]
 
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
@@ -122,19 +122,6 @@ class PlaceholderPaths:
         return {k: v for k, v in complete.items() if not (k.endswith("_REAL") and complete[k[:-5]] == v)}
 
 
-def placeholder_values(
-    call: CliCall, *, complete: bool = False, cwds: Sequence[str | os.PathLike[str]] = ()
-) -> dict[str, str]:
-    """Placeholder name → the path it stands for in ``call`` (raw, realpath and slug forms).
-
-    ``complete``: also the realpath forms that equal the raw path (a recording made where they differed
-    uses ``{{PCS_CWD_REAL}}`` and the replay must fill it in). ``cwds``: the test's working directories in
-    first-use order: ``CWD``, ``CWD_2``, … (default: just the call's).
-    """
-    paths = PlaceholderPaths.of(call, cwds)
-    return paths.complete() if complete else paths.scrubbing()
-
-
 class CallScrubber:
     """Scrubs (on record) and restores (on replay) the strings of one call."""
 
@@ -150,11 +137,6 @@ class CallScrubber:
     def paths(self) -> dict[str, str]:
         """Placeholder name → path, the forms scrubbed on record."""
         return self._placeholders.scrubbing()
-
-    @property
-    def restore_paths(self) -> dict[str, str]:
-        """Placeholder name → path, every form a replay can fill in."""
-        return self._placeholders.complete()
 
     # ---------------------------------------------------------------- record
     def _tokens(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ PYTEST_DONT_REWRITE: no assert here relies on pytest's assert rewriting (skippin
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -41,10 +42,6 @@ class TranscriptChunk:
     path: str
     mode: ChunkMode
     lines: list[Any] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form for the cassette."""
-        return {"path": self.path, "mode": self.mode, "lines": self.lines}
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str) -> TranscriptChunk:
@@ -107,8 +104,12 @@ def apply_chunks(
             target.parent.mkdir(parents=True, exist_ok=True)
             if made is not None:
                 made.add(target.parent)
-        with open(target, "w" if mode == "replace" else "a", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if mode == "replace" else os.O_APPEND)
+        fd = os.open(target, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)  # never write through a link
+        try:
+            os.write(fd, text.encode("utf-8", "surrogatepass"))
+        finally:
+            os.close(fd)
         touched.append(target)
     return touched
 
@@ -149,12 +150,12 @@ def session_file_of(paths: list[str], session_id: str | None) -> int | None:
 
 
 # One encoder for every record (json.dumps with arguments builds a new one per call).
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+encode_record = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def render_lines(lines: list[Any]) -> str:
     """The JSONL text of recorded lines, compact like the CLI writes it."""
-    encode = _ENCODE
+    encode = encode_record
     return "".join((line if isinstance(line, str) else encode(line)) + "\n" for line in lines)
 
 

@@ -55,6 +55,7 @@ from pytest_claude_sessions.models import (
     StepKind,
     TranscriptFacts,
 )
+from pytest_claude_sessions.redact import Redactor, env_secrets
 from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
@@ -159,15 +160,33 @@ def facts_from_info(info: Mapping[str, Any] | None, path: Path) -> TranscriptFac
 class CallCore:
     """Turns finished CLI runs into results and tracker steps, knowing the sessions the chain knows.
 
-    ``validator`` reads the config dir's transcripts; ``tracker`` (optional) gets one step per result.
+    ``validator`` reads the config dir's transcripts; ``tracker`` (optional) gets one step per result;
+    ``redactor`` (default: the built-in rules) cleans every error text (:meth:`redact_for`).
     Sessions completed here are remembered (their last cumulative cost), so a resume or fork of one costs
     no transcript read. Thread-safe enough for the executor: the memo is a dict updated by assignment.
     """
 
-    def __init__(self, validator: SessionValidator, tracker: SessionTracker | None = None) -> None:
+    def __init__(
+        self,
+        validator: SessionValidator,
+        tracker: SessionTracker | None = None,
+        *,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.validator = validator
         self.tracker = tracker
+        self.redactor = redactor if redactor is not None else Redactor()
         self._totals: dict[str, float] = {}  # session id -> the last cumulative cost a result reported
+        self._redacts: dict[tuple[str, ...], Redactor] = {}
+
+    def redact_for(self, call: CliCall) -> Redactor:
+        """The redaction of every text about ``call`` that leaves the process (error messages): the
+        redactor's rules plus the literal values of the key variables in the call's environment."""
+        key = env_secrets(call.env)
+        redactor = self._redacts.get(key)
+        if redactor is None:
+            redactor = self._redacts[key] = self.redactor.with_env(call.env)
+        return redactor
 
     # ----------------------------------------------------------------- before the call
 
@@ -244,7 +263,7 @@ class CallCore:
         """
         __tracebackhide__ = True
         if parsed is None:
-            parsed = parse_outcome(call, outcome)
+            parsed = parse_outcome(call, outcome, redactor=self.redact_for(call))
         session_id = parsed.session_id
         facts: TranscriptFacts | None = None
         if session_id is not None and is_session_id(session_id):  # never a path built from an odd id

@@ -57,6 +57,7 @@ from pytest_claude_sessions.executor.parsing import (
 from pytest_claude_sessions.executor.process import run_async, run_sync
 from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
+from pytest_claude_sessions.redact import Redactor
 from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
@@ -230,8 +231,10 @@ def _failed_session_id(call: CliCall, partial_stdout: str) -> str | None:
     return None
 
 
-def _start_failed(exc: OSError, argv: list[str]) -> ClaudeProcessError:
-    return ClaudeProcessError(f"could not start the claude CLI {argv[0]}: {exc}", argv=argv)
+def _start_failed(exc: OSError, argv: list[str], redactor: Redactor) -> ClaudeProcessError:
+    return ClaudeProcessError(
+        f"could not start the claude CLI {argv[0]}: {exc}", argv=argv, redactor=redactor
+    )
 
 
 class ClaudeExecutor:
@@ -253,6 +256,9 @@ class ClaudeExecutor:
     next :meth:`resume` continues; a timeout or an unknown session wrote none (a step for it would make
     every later continuity check fail and could make :meth:`resume` target a session that does not
     exist). Reports read raised calls from :attr:`failures`.
+
+    Error texts (argv, stderr and stdout tails) pass through ``redactor`` (default: the tracker's, else
+    the built-in rules) plus the literal values of the key variables (``ANTHROPIC_API_KEY``, ...).
     """
 
     def __init__(
@@ -271,6 +277,7 @@ class ClaudeExecutor:
         interceptor: CallInterceptor | None = None,
         guards: Iterable[Guard] = (),
         search_paths: Iterable[str | os.PathLike[str]] = (),
+        redactor: Redactor | None = None,
     ) -> None:
         __tracebackhide__ = True
         self.timeout = check_timeout(timeout)
@@ -308,7 +315,9 @@ class ClaudeExecutor:
         self._isolation_env = isolation.env
         self.config_dir = isolation.config_dir
         self.validator = SessionValidator(self.config_dir)
-        self.core = CallCore(self.validator, tracker)
+        if redactor is None and tracker is not None:
+            redactor = tracker.redactor  # one set of rules for the steps and the error texts
+        self.core = CallCore(self.validator, tracker, redactor=redactor)
 
     # ----------------------------------------------------------------- lifecycle and environment
 
@@ -568,7 +577,7 @@ class ClaudeExecutor:
         try:
             return run_sync(argv, cwd=call.cwd, env=call.env, timeout=call.timeout, on_line=on_line)
         except OSError as exc:
-            raise _start_failed(exc, argv) from exc
+            raise _start_failed(exc, argv, self.core.redact_for(call)) from exc
 
     async def _aspawn(self, pending: _Pending, call: CliCall) -> CliOutcome:
         __tracebackhide__ = True
@@ -577,7 +586,7 @@ class ClaudeExecutor:
         try:
             return await run_async(argv, cwd=call.cwd, env=call.env, timeout=call.timeout, on_line=on_line)
         except OSError as exc:
-            raise _start_failed(exc, argv) from exc
+            raise _start_failed(exc, argv, self.core.redact_for(call)) from exc
 
     # ----------------------------------------------------------------- resume / fork / legacy
 
@@ -627,9 +636,10 @@ class ClaudeExecutor:
         failure: ClaudeResultError | None = None
         if pending.check and not result.ok:
             status = f", HTTP {result.api_error_status}" if result.api_error_status is not None else ""
+            reason = self.core.redact_for(pending.call).redact(result.error_message or "")
             failure = ClaudeResultError(
                 f"the claude CLI returned an error result (session {result.session_id}, subtype "
-                f"{result.subtype}{status}, exit code {result.returncode}): {result.error_message}",
+                f"{result.subtype}{status}, exit code {result.returncode}): {reason}",
                 result=result,
             )
         self.history.append(

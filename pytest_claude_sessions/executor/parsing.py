@@ -11,6 +11,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OUTPUT_FORMATS = ("json", "stream-json")
+MAX_DEPTH = 64  # the CLI's objects nest ~8 deep; deeper is hostile (and would overflow copies and dumps)
+
+
+class OutputParseError(ValueError):
+    """stdout holds JSON that cannot be taken safely (nested beyond :data:`MAX_DEPTH`); says why."""
+
+
+def depth_exceeds(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (iterative: no recursion to overflow)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def loads_bounded(text: str) -> object:
+    """``json.loads`` that refuses hostile nesting with :class:`OutputParseError` (never RecursionError);
+    raises ``ValueError`` for text that is not JSON."""
+    try:
+        value: object = json.loads(text)
+    except RecursionError:
+        raise OutputParseError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    if depth_exceeds(value):
+        raise OutputParseError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
 @dataclass(frozen=True)
@@ -60,23 +94,30 @@ def make_event(raw: dict[str, Any], *, elapsed: float, index: int) -> StreamEven
     )
 
 
-def decode_line(line: str) -> dict[str, Any] | None:
-    """A stream-json line as a dict, or ``None`` for a blank or non-JSON line (e.g. a stray warning)."""
+def decode_line(line: str, *, strict: bool = False) -> dict[str, Any] | None:
+    """A stream-json line as a dict, or ``None`` for a blank or non-JSON line (e.g. a stray warning).
+
+    Hostile nesting is skipped like any unusable line, or raises :class:`OutputParseError` if ``strict``.
+    """
     text = line.strip()
     if not text.startswith("{"):
         return None
     try:
-        obj: object = json.loads(text)
+        obj = loads_bounded(text)
+    except OutputParseError:
+        if strict:
+            raise
+        return None
     except ValueError:
         return None
     return dict(obj) if isinstance(obj, dict) else None
 
 
-def decode_stream(stdout: str) -> list[dict[str, Any]]:
-    """Every JSON object line of a ``stream-json`` stdout, in order."""
+def decode_stream(stdout: str, *, strict: bool = False) -> list[dict[str, Any]]:
+    """Every JSON object line of a ``stream-json`` stdout, in order (``strict``: see :func:`decode_line`)."""
     events = []
     for line in stdout.splitlines():
-        obj = decode_line(line)
+        obj = decode_line(line, strict=strict)
         if obj is not None:
             events.append(obj)
     return events
@@ -86,17 +127,19 @@ def decode_json_result(stdout: str) -> dict[str, Any] | None:
     """The ``json`` format's single result object, or ``None`` when stdout holds no such object.
 
     Tolerates text lines before the object (a warning printed to stdout) by falling back to the last line
-    that parses as a ``result`` object.
+    that parses as a ``result`` object. Raises :class:`OutputParseError` for hostile nesting.
     """
     text = stdout.strip()
     if not text:
         return None
     try:
-        obj = json.loads(text)
+        obj = loads_bounded(text)
+    except OutputParseError:
+        raise
     except ValueError:
         obj = None
         for line in reversed(text.splitlines()):
-            candidate = decode_line(line)
+            candidate = decode_line(line, strict=True)
             if candidate is not None and candidate.get("type") == "result":
                 obj = candidate
                 break

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_claude_sessions.errors import ClaudeEmptyOutputError, ClaudeProcessError, ClaudeTimeoutError
+from pytest_claude_sessions.errors import (
+    ClaudeEmptyOutputError,
+    ClaudeOutputError,
+    ClaudeProcessError,
+    ClaudeTimeoutError,
+)
 from pytest_claude_sessions.executor.parsing import (
+    OutputParseError,
     as_dict,
     as_float,
     as_int,
@@ -27,6 +33,7 @@ from pytest_claude_sessions.executor.parsing import (
 )
 from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind
+from pytest_claude_sessions.redact import Redactor
 
 __all__ = ["ParsedOutcome", "build_result", "call_cost", "parse_outcome"]
 
@@ -49,34 +56,56 @@ class ParsedOutcome:
         return as_str(self.init.get("claude_code_version")) if self.init else None
 
 
-def parse_outcome(call: CliCall, outcome: CliOutcome) -> ParsedOutcome:
+def parse_outcome(call: CliCall, outcome: CliOutcome, *, redactor: Redactor | None = None) -> ParsedOutcome:
     """The result object of ``outcome``; raises what the outcome really is when there is none.
 
     Raises ClaudeTimeoutError (partial output kept), ClaudeEmptyOutputError (exit 0 with nothing printed:
-    the CLI does that on SIGINT, so it is never a success) and ClaudeProcessError (no JSON result, e.g. an
-    unknown session: rc 1 and the reason on stderr).
+    the CLI does that on SIGINT, so it is never a success), ClaudeOutputError (hostile nesting, or output
+    beyond the capture's limits) and ClaudeProcessError (no JSON result, e.g. an unknown session: rc 1
+    and the reason on stderr). ``redactor`` cleans the argv and output tails in the error's text.
     """
     __tracebackhide__ = True  # user-facing errors: pytest shows the caller's line, not this helper
     where = f"(cwd {call.cwd}, config {call.config_dir})"
+
+    def error(kind: type[ClaudeProcessError], message: str) -> ClaudeProcessError:
+        return kind(
+            message,
+            argv=call.argv,
+            returncode=outcome.returncode,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            redactor=redactor,
+        )
+
     if outcome.timed_out:
-        raise ClaudeTimeoutError(call.timeout, argv=call.argv, stdout=outcome.stdout, stderr=outcome.stderr)
-    events = decode_stream(outcome.stdout) if call.output_format == "stream-json" else []
-    payload = last_result_event(events) if events else decode_json_result(outcome.stdout)
-    if payload is None:
-        if not outcome.stdout.strip() and outcome.returncode == 0:
-            raise ClaudeEmptyOutputError(
-                f"the claude CLI exited 0 but printed nothing {where}; it does this when interrupted "
-                "(SIGINT), so this is not a success",
-                argv=call.argv,
-                returncode=outcome.returncode,
-                stdout=outcome.stdout,
-                stderr=outcome.stderr,
-            )
-        raise ClaudeProcessError(
-            f"the claude CLI exited with code {outcome.returncode} without a JSON result {where}",
-            argv=call.argv, returncode=outcome.returncode, stdout=outcome.stdout, stderr=outcome.stderr,
-        )  # fmt: skip
-    return ParsedOutcome(payload, events, init_event(events))
+        raise ClaudeTimeoutError(
+            call.timeout, argv=call.argv, stdout=outcome.stdout, stderr=outcome.stderr, redactor=redactor
+        )
+    try:
+        events = decode_stream(outcome.stdout, strict=True) if call.output_format == "stream-json" else []
+        payload = last_result_event(events) if events else decode_json_result(outcome.stdout)
+    except OutputParseError as exc:
+        raise error(
+            ClaudeOutputError, f"the claude CLI printed output that cannot be parsed safely ({exc}) {where}"
+        ) from None
+    if payload is not None:
+        return ParsedOutcome(payload, events, init_event(events))
+    if outcome.stdout_dropped:
+        raise error(
+            ClaudeOutputError,
+            f"the claude CLI printed more than the capture keeps ({outcome.stdout_dropped} bytes of stdout "
+            f"dropped) and what was kept holds no JSON result {where}",
+        )
+    if not outcome.stdout.strip() and outcome.returncode == 0:
+        raise error(
+            ClaudeEmptyOutputError,
+            f"the claude CLI exited 0 but printed nothing {where}; it does this when interrupted "
+            "(SIGINT), so this is not a success",
+        )
+    raise error(
+        ClaudeProcessError,
+        f"the claude CLI exited with code {outcome.returncode} without a JSON result {where}",
+    )
 
 
 def call_cost(

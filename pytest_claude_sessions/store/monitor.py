@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from pytest_claude_sessions.errors import StoreError
+from pytest_claude_sessions.errors import ClaudeNotFoundError, StoreError
 from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.store.manager import SessionManager
 
@@ -199,10 +197,13 @@ class SessionMonitor:
     def _check_claude(self) -> HealthCheck:
         name = "claude_binary"
         configured = os.fspath(self.claude_bin) if self.claude_bin is not None else ""
-        found = shutil.which(configured) if os.sep not in configured else configured
-        if not found or not Path(found).is_file():
-            return HealthCheck(name, False, f"claude binary {configured!r} not found (PATH or file)")
-        argv = [found, "--version"]
+        from pytest_claude_sessions.executor.locate import find_claude_bin  # the executor's lookup, late
+
+        try:
+            found = find_claude_bin(self.claude_bin)
+        except ClaudeNotFoundError as exc:
+            return HealthCheck(name, False, f"claude binary {configured!r} not found: {exc}")
+        argv = [str(found), "--version"]
         try:
             proc = subprocess.run(
                 argv,
