@@ -26,7 +26,7 @@ from pytest_claude_sessions.errors import (
     SessionNotFoundError,
 )
 from pytest_claude_sessions.executor.executor import ClaudeExecutor, StreamEvent
-from pytest_claude_sessions.executor.locate import find_claude_bin
+from pytest_claude_sessions.locate import find_claude_bin
 from pytest_claude_sessions.models import CliCall, CliOutcome
 from pytest_claude_sessions.store.tracker import SessionTracker
 

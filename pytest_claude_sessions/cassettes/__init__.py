@@ -14,6 +14,12 @@ if TYPE_CHECKING:
         find_unused_cassettes,
         prune_cassettes,
     )
+    from pytest_claude_sessions.cassettes.matching import (
+        MatchContext,
+        Matcher,
+        MatcherTable,
+        register_matcher,
+    )
     from pytest_claude_sessions.cassettes.modes import (
         RECORD_MODES,
         RecordMode,
@@ -33,6 +39,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "find_unused_cassettes",
         "prune_cassettes",
     ),
+    "matching": (
+        "MatchContext",
+        "Matcher",
+        "MatcherTable",
+        "register_matcher",
+    ),
     "modes": (
         "RECORD_MODES",
         "RecordMode",
@@ -50,10 +62,14 @@ __all__ = [
     "CassetteInterceptor",
     "CassetteReport",
     "CassetteScrubber",
+    "MatchContext",
+    "Matcher",
+    "MatcherTable",
     "RecordMode",
     "default_cassette_path",
     "find_unused_cassettes",
     "prune_cassettes",
+    "register_matcher",
     "use_cassette",
 ]
 

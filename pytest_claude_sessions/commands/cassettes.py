@@ -140,7 +140,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def _installed_version(binary: str | None) -> str | None:
-    from pytest_claude_sessions.executor.locate import find_claude_bin
+    from pytest_claude_sessions.locate import find_claude_bin
 
     try:
         found = find_claude_bin(binary) if binary else find_claude_bin()

@@ -1,5 +1,5 @@
-"""The CLI process: option table and argv, running it with bounded output, outcomes, locating the binary,
-isolation, ClaudeExecutor. Names load on first use (PEP 562).
+"""The CLI process: option table and argv, the core shared with the interposed ``claude``, running it with
+bounded output, outcomes, isolation, ClaudeExecutor. Names load on first use (PEP 562).
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ if TYPE_CHECKING:
         Guard,
         RunOptions,
     )
-    from pytest_claude_sessions.executor.locate import find_claude_bin
     from pytest_claude_sessions.executor.options import CallOptions, CommonOptions
     from pytest_claude_sessions.executor.parsing import StreamEvent
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "core": ("Before", "CallInterceptor"),
     "executor": ("CallRecord", "ClaudeExecutor", "FollowUpOptions", "Guard", "RunOptions"),
-    "locate": ("find_claude_bin",),
     "options": ("CallOptions", "CommonOptions"),
     "parsing": ("StreamEvent",),
 }
@@ -40,7 +38,6 @@ __all__ = [
     "Guard",
     "RunOptions",
     "StreamEvent",
-    "find_claude_bin",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -36,7 +36,6 @@ from pytest_claude_sessions.errors import (
 )
 from pytest_claude_sessions.executor.core import Before, CallCore, CallInterceptor, adispatch, dispatch
 from pytest_claude_sessions.executor.isolation import isolation_dirs, remove_dirs
-from pytest_claude_sessions.executor.locate import find_claude_bin
 from pytest_claude_sessions.executor.options import (
     CallOptions,
     CommonOptions,
@@ -56,6 +55,7 @@ from pytest_claude_sessions.executor.parsing import (
 )
 from pytest_claude_sessions.executor.process import run_async, run_sync
 from pytest_claude_sessions.ids import is_session_id
+from pytest_claude_sessions.locate import find_claude_bin
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
 from pytest_claude_sessions.redact import Redactor
 from pytest_claude_sessions.transcripts.validator import SessionValidator
@@ -244,7 +244,7 @@ class ClaudeExecutor:
     directory removed by :meth:`close` or at exit), ``TMPDIR`` and ``XDG_RUNTIME_DIR``. ``isolate=False``
     runs with the user's real config and login. ``env`` is laid over the inherited environment.
 
-    The binary is found by :func:`~pytest_claude_sessions.executor.locate.find_claude_bin` on the first live
+    The binary is found by :func:`~pytest_claude_sessions.locate.find_claude_bin` on the first live
     call: ``claude_bin``, ``$CLAUDE_BIN``, PATH, then ``node_modules/.bin/claude`` and
     ``.claude-cli/node_modules/.bin/claude`` in ``cwd`` and its parents and in each of ``search_paths``
     (relative ones against the process cwd) and their parents, then the claude-agent-sdk bundled binary.

@@ -155,7 +155,7 @@ def _found_by_default(config: pytest.Config, resolved_bin: str) -> bool:
     """Whether a pasted ``pytest ...`` without ``--claude-bin`` finds this same CLI (PATH, $CLAUDE_BIN,
     project-local installs under the invocation dir)."""
     from pytest_claude_sessions.errors import ClaudeSessionsError
-    from pytest_claude_sessions.executor.locate import find_claude_bin
+    from pytest_claude_sessions.locate import find_claude_bin
 
     try:
         found = find_claude_bin(None, cwd=config.invocation_params.dir)

@@ -206,7 +206,7 @@ def _with_cli(command: str, real: str | None, config: pytest.Config) -> str:
     if real is None:  # nothing to name: recording needs a CLI that the default lookup finds
         return command
     from pytest_claude_sessions.errors import ClaudeNotFoundError
-    from pytest_claude_sessions.executor.locate import find_claude_bin
+    from pytest_claude_sessions.locate import find_claude_bin
 
     try:
         found = str(find_claude_bin(None, cwd=config.invocation_params.dir))

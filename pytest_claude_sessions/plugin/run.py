@@ -196,7 +196,7 @@ class ClaudeRun:
         stat calls, done once per process."""
         if self._resolved_bin is None:
             from pytest_claude_sessions.errors import ClaudeSessionsError
-            from pytest_claude_sessions.executor.locate import find_claude_bin
+            from pytest_claude_sessions.locate import find_claude_bin
 
             try:
                 self._resolved_bin = str(find_claude_bin(self.settings.bin, roots=self.search_roots))

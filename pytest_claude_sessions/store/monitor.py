@@ -197,7 +197,7 @@ class SessionMonitor:
     def _check_claude(self) -> HealthCheck:
         name = "claude_binary"
         configured = os.fspath(self.claude_bin) if self.claude_bin is not None else ""
-        from pytest_claude_sessions.executor.locate import find_claude_bin  # the executor's lookup, late
+        from pytest_claude_sessions.locate import find_claude_bin  # the executor's lookup, late
 
         try:
             found = find_claude_bin(self.claude_bin)
