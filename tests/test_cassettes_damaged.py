@@ -14,7 +14,8 @@ import pytest
 
 from pytest_claude_sessions.cassettes.files import CASSETTE_FORMAT, dump_cassette, load_cassette_data
 from pytest_claude_sessions.cassettes.recorder import CassetteInterceptor
-from pytest_claude_sessions.errors import CassetteCorruptError
+from pytest_claude_sessions.cassettes.transcript_records import apply_chunks
+from pytest_claude_sessions.errors import CassetteCorruptError, CassetteError
 
 SID = "13530587-ae0e-4e17-8473-cad43d4119bb"
 
@@ -221,3 +222,17 @@ def test_rewrite_replaces_a_corrupt_cassette_with_the_real_cli(
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
     pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude").assert_outcomes(passed=1)
+
+
+def test_a_replay_never_writes_a_transcript_through_a_planted_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("keep\n")
+    project = tmp_path / "cfg" / "projects" / "-proj"
+    project.mkdir(parents=True)
+    (project / f"{SID}.jsonl").symlink_to(outside)
+    for mode in ("append", "replace"):
+        with pytest.raises(
+            CassetteError, match=r"refusing to write the replayed transcript .*: it is a symbolic link"
+        ):
+            apply_chunks(tmp_path / "cfg", [(f"-proj/{SID}.jsonl", mode, '{"type":"user"}\n')])  # type: ignore[list-item]
+    assert outside.read_text() == "keep\n"

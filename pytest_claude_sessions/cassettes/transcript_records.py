@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from pytest_claude_sessions import fs
 from pytest_claude_sessions.errors import CassetteError
 from pytest_claude_sessions.models import TranscriptFacts
 from pytest_claude_sessions.transcripts.scan import CHAIN_NODE_TYPES
@@ -105,9 +106,10 @@ def apply_chunks(
             if made is not None:
                 made.add(target.parent)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if mode == "replace" else os.O_APPEND)
-        fd = os.open(target, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)  # never write through a link
+        # never written through a planted link; 0600 like the CLI's own transcripts
+        fd = fs.open_nofollow(target, flags, 0o600, error=CassetteError, what="replayed transcript")
         try:
-            os.write(fd, text.encode("utf-8", "surrogatepass"))
+            fs.write_all(fd, text.encode("utf-8", "surrogatepass"))
         finally:
             os.close(fd)
         touched.append(target)
