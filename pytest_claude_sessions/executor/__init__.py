@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pytest_claude_sessions.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.executor.core import Before, CallInterceptor
+    from pytest_claude_sessions.executor.core import Before, CallCore, CallInterceptor
     from pytest_claude_sessions.executor.executor import (
         CallRecord,
         ClaudeExecutor,
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_claude_sessions.executor.parsing import StreamEvent
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "core": ("Before", "CallInterceptor"),
+    "core": ("Before", "CallCore", "CallInterceptor"),
     "executor": ("CallRecord", "ClaudeExecutor", "FollowUpOptions", "Guard", "RunOptions"),
     "options": ("CallOptions", "CommonOptions"),
     "parsing": ("StreamEvent",),
@@ -29,6 +29,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 
 __all__ = [
     "Before",
+    "CallCore",
     "CallInterceptor",
     "CallOptions",
     "CallRecord",
