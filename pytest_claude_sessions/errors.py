@@ -189,7 +189,7 @@ class ClaudeProcessError(ExecutorError):
         # caller's, with the user's patterns; the default rules and the environment's values otherwise)
         redact = _redaction(redactor)
         argv = [redact(str(a)) for a in argv]
-        stdout, stderr = redact(stdout), redact(stderr)
+        stdout, stderr = _redact_bounded(redact, stdout), _redact_bounded(redact, stderr)
         detail = f"{redact(message)}\n  argv: {list(argv)!r}\n  returncode: {returncode}"
         if stderr.strip():
             detail += f"\n  stderr: {stderr.strip()[-2000:]}"
@@ -200,6 +200,21 @@ class ClaudeProcessError(ExecutorError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+
+
+_REDACT_KEEP = 256 * 1024  # per end: redacting a 32 MB capture with every rule would take minutes
+
+
+def _redact_bounded(redact: Callable[[str], str], text: str) -> str:
+    """``text`` redacted; a long one keeps only its redacted head and tail (the regexes stay cheap)."""
+    if len(text) <= 2 * _REDACT_KEEP:
+        return redact(text)
+    dropped = len(text) - 2 * _REDACT_KEEP
+    return (
+        redact(text[:_REDACT_KEEP])
+        + f"\n[... {dropped} characters left out of the error ...]\n"
+        + redact(text[-_REDACT_KEEP:])
+    )
 
 
 class ClaudeOutputError(ClaudeProcessError):
