@@ -202,7 +202,7 @@ class ClaudeProcessError(ExecutorError):
         self.stderr = stderr
 
 
-_REDACT_KEEP = 256 * 1024  # per end: redacting a 32 MB capture with every rule would take minutes
+_REDACT_KEEP = 4096  # per end: some rules are slow on long unbroken runs; a 32 MB capture took minutes
 
 
 def _redact_bounded(redact: Callable[[str], str], text: str) -> str:
