@@ -137,3 +137,30 @@ def test_the_shipped_example_replays_with_no_cli(pytester: pytest.Pytester, no_c
     result = pytester.runpytest_subprocess("-p", "no:asyncio")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*9 call(s) replayed, 0 recorded*", "*0 continuity failures*"])
+
+
+def test_a_live_call_in_a_replaying_test_is_an_error(pytester: pytest.Pytester, claude_bin: Path) -> None:
+    pytester.makepyfile(
+        test_bypass=f"""
+        import json, subprocess, pytest
+
+        @pytest.mark.claude_cassette
+        def test_bypasses(claude_api_stub, claude_cli):
+            subprocess.run([{str(claude_bin)!r}, "-p", "--output-format", "json", "--", "hi"],
+                           env={{**__import__("os").environ, **claude_api_stub.env()}},
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        """
+    )
+    cassettes = pytester.path / "cassettes" / "test_bypass"
+    cassettes.mkdir(parents=True)
+    (cassettes / "test_bypasses.json").write_text(
+        json.dumps(
+            {"format": "pytest-claude-sessions/cassette", "version": 1, "header": {}, "interactions": []}
+        ),
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_subprocess("-p", "no:asyncio")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*this test replays its cassette, yet the Messages API stub got 1 request(s)*"]
+    )

@@ -78,6 +78,7 @@ class _InterceptRun:
 
 _RUN = pytest.StashKey[_InterceptRun]()
 _TEST = pytest.StashKey["InterceptedTest"]()
+_STUB = pytest.StashKey[Any]()  # a replaying test's stub: any request it got came from a live call
 _HOOKS = "claude_sessions_intercept_per_test"
 
 
@@ -193,6 +194,8 @@ def claude_cli(
     redirect = SdkRedirect(run.launcher)
     redirect.start()
     request.node.stash[_TEST] = test
+    if replaying and "claude_api_stub" in request.fixturenames:
+        request.node.stash[_STUB] = request.getfixturevalue("claude_api_stub")
     _register_hooks(request.config)
     try:
         yield ClaudeCli(run.launcher, env, test)
@@ -247,7 +250,16 @@ def _errors(item: pytest.Item) -> list[str]:
     if test is None:
         return []
     with test.lock:
-        return list(test.errors)
+        errors = list(test.errors)
+    stub = item.stash.get(_STUB, None)
+    got = len(getattr(stub, "requests", ()) or ()) if stub is not None else 0
+    if got:
+        errors.append(
+            f"this test replays its cassette, yet the Messages API stub got {got} request(s): a claude the "
+            "plugin did not interpose ran live (a hard-coded binary path? pass claude_cli.path, or "
+            "ClaudeAgentOptions(cli_path=claude_cli.path) to the SDK)"
+        )
+    return errors
 
 
 def describe(test: InterceptedTest) -> dict[str, Any]:
