@@ -153,6 +153,9 @@ def main() -> int:
 
 
 def sdk_samples(bench: Bench, runs: int) -> dict[str, list[float]]:
+    sdk_dir = Path(__file__).resolve().parent.parent / ".sdk"  # where scripts/test.sh installs it
+    if sdk_dir.is_dir():
+        sys.path.insert(0, str(sdk_dir))
     try:
         from claude_agent_sdk import ClaudeAgentOptions, query
     except ImportError:

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
-# the SDK example's agent imports the Agent SDK (pinned like the test extra; replay runs no CLI)
-.venv/bin/python -m pip install -q --disable-pip-version-check "claude-agent-sdk==0.2.184"
+# the SDK example's agent imports the Agent SDK: kept in .sdk/, beside the venv (see scripts/test.sh)
+[ -d .sdk/claude_agent_sdk ] || .venv/bin/python -m pip install -q --disable-pip-version-check \
+    --target .sdk "claude-agent-sdk==0.2.184"
 echo "== examples/library_demo.py: tracker, manager and monitor on a temporary store"
 .venv/bin/python examples/library_demo.py
 echo
@@ -21,5 +22,5 @@ echo "== examples/support_agent: the agent's test suite, replayed from its casse
 for example in subprocess_agent sdk_agent; do
     echo
     echo "== examples/$example: the agent as it is, every claude process it starts replayed"
-    (cd "examples/$example" && ../../.venv/bin/python -m pytest -rA -p no:asyncio "$@")
+    (cd "examples/$example" && PYTHONPATH="$PWD/../../.sdk" ../../.venv/bin/python -m pytest -rA -p no:asyncio "$@")
 done

@@ -7,6 +7,10 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 bash scripts/install-claude-cli.sh
+# The Agent SDK, for the interposed-claude tests only, in .sdk/ (not the venv): its wheel bundles a CLI that
+# the executor's binary discovery would find, and the rest of the suite tests discovery without it.
+[ -d .sdk/claude_agent_sdk ] || .venv/bin/python -m pip install -q --disable-pip-version-check \
+    --target .sdk "claude-agent-sdk==0.2.184"
 # The HTML report is checked in a real headless browser: Debian's chromium-headless-shell (or chromium).
 if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -34,7 +34,7 @@ from pytest_claude_sessions.errors import (
     ExecutorUsageError,
     SessionNotFoundError,
 )
-from pytest_claude_sessions.executor.core import Before, CallCore, CallInterceptor, adispatch, dispatch
+from pytest_claude_sessions.executor.core import CallCore, CallInterceptor, adispatch, dispatch
 from pytest_claude_sessions.executor.isolation import isolation_dirs, remove_dirs
 from pytest_claude_sessions.executor.options import (
     CallOptions,
@@ -505,8 +505,8 @@ class ClaudeExecutor:
         spawn: Callable[[CliCall], CliOutcome],
         *,
         deliver: Callable[[CliOutcome], None] | None = None,
-        turns: Callable[[CliCall, CliOutcome, Before], list[tuple[CliCall, CliOutcome, Before]]]
-        | None = None,
+        # (call, outcome, core.Before) -> one (call, outcome, Before) per result
+        turns: Callable[[CliCall, CliOutcome, Any], list[tuple[CliCall, CliOutcome, Any]]] | None = None,
     ) -> list[ClaudeResult]:
         """A call another process makes (the interposed ``claude``), down the same path as :meth:`run`.
 
