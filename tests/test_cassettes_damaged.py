@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import hide_every_claude
 
 from pytest_claude_sessions.cassettes.files import CASSETTE_FORMAT, dump_cassette, load_cassette_data
 from pytest_claude_sessions.cassettes.recorder import CassetteInterceptor
@@ -192,9 +193,10 @@ def test_a_damaged_cassette_fails_short_without_json_frames(
     pytester.makepyfile(test_damaged=DAMAGED_TEST)
     path = pytester.path / "cassettes" / "test_damaged" / "test_agent.json"
     path.parent.mkdir(parents=True)
+    hide_every_claude(monkeypatch, tmp_path)
     for damage in (dump_cassette(SOUND)[:300], json.dumps(_set(SOUND, "interactions[0].response.stdout", 7))):
         path.write_text(damage, encoding="utf-8")
-        result = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude")
+        result = pytester.runpytest_subprocess()
         result.assert_outcomes(errors=1)
         out = result.stdout.str()
         assert "CassetteCorruptError" in out and str(path) in out
@@ -218,10 +220,8 @@ def test_rewrite_replaces_a_corrupt_cassette_with_the_real_cli(
     assert data is not None
     assert [i["request"]["prompt"] for i in data["interactions"]] == ["my name is Alice"]
     # and it replays, with no CLI at all
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude").assert_outcomes(passed=1)
+    hide_every_claude(monkeypatch, tmp_path)
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
 
 
 def test_a_replay_never_writes_a_transcript_through_a_planted_link(tmp_path: Path) -> None:

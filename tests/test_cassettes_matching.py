@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import hide_every_claude
 
 from pytest_claude_sessions.cassettes.matching import (
     DEFAULT_MATCH_ON,
@@ -137,13 +138,11 @@ def test_a_criterion_registered_in_conftest_matches_real_recordings(
     cassette = pytester.path / "cassettes" / "test_words" / "test_words.json"
     assert json.loads(cassette.read_text())["interactions"][0]["request"]["prompt"] == "my name is Alice"
 
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    hide_every_claude(monkeypatch, tmp_path)
     monkeypatch.setenv("PROMPT", "Alice is my name")
-    pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude", "-n", "2").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=1)
     monkeypatch.setenv("PROMPT", "Bob is my name")
-    failed = pytester.runpytest_subprocess("--claude-bin=/nonexistent/claude")
+    failed = pytester.runpytest_subprocess()
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(
         ["*prompt_words*", '*-  "prompt": "my name is Alice"*', '*+  "prompt": "Bob is my name"*']
