@@ -30,8 +30,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
-from _bench_common import ROOT as REPO_ROOT
-from _bench_common import machine
+from _bench_common import ROOT as REPO_ROOT, machine
 
 from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.store.journal import SessionStore

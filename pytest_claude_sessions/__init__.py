@@ -15,181 +15,108 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_claude_sessions.lazy import lazy_exports
-from pytest_claude_sessions.version import __version__
+from pytest_claude_sessions.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.assertions.continuity import (
-        assert_chain_continuous,
-        assert_forked,
-        assert_no_shared_sessions,
-        assert_resumed,
-        assert_within_budget,
-        chain_continuity,
+        assert_chain_continuous as assert_chain_continuous,
+        assert_forked as assert_forked,
+        assert_no_shared_sessions as assert_no_shared_sessions,
+        assert_resumed as assert_resumed,
+        assert_within_budget as assert_within_budget,
+        chain_continuity as chain_continuity,
     )
     from pytest_claude_sessions.cassettes.recorder import (
-        CassetteInterceptor,
-        use_cassette,
+        CassetteInterceptor as CassetteInterceptor,
+        use_cassette as use_cassette,
     )
     from pytest_claude_sessions.errors import (
-        BudgetExceededError,
-        CassetteError,
-        CassetteMissError,
-        ClaudeNotFoundError,
-        ClaudeProcessError,
-        ClaudeResultError,
-        ClaudeSessionsError,
-        ClaudeTimeoutError,
-        InvalidSessionIdError,
-        SessionNotFoundError,
-        StoreError,
+        BudgetExceededError as BudgetExceededError,
+        CassetteError as CassetteError,
+        CassetteMissError as CassetteMissError,
+        ClaudeNotFoundError as ClaudeNotFoundError,
+        ClaudeProcessError as ClaudeProcessError,
+        ClaudeResultError as ClaudeResultError,
+        ClaudeSessionsError as ClaudeSessionsError,
+        ClaudeTimeoutError as ClaudeTimeoutError,
+        InvalidSessionIdError as InvalidSessionIdError,
+        SessionNotFoundError as SessionNotFoundError,
+        StoreError as StoreError,
     )
     from pytest_claude_sessions.executor.executor import (
-        ClaudeExecutor,
+        ClaudeExecutor as ClaudeExecutor,
     )
     from pytest_claude_sessions.executor.options import (
-        CallOptions,
+        CallOptions as CallOptions,
     )
     from pytest_claude_sessions.models import (
-        ClaudeResult,
-        SessionInfo,
-        StepKind,
+        ClaudeResult as ClaudeResult,
+        SessionInfo as SessionInfo,
+        StepKind as StepKind,
     )
     from pytest_claude_sessions.redact import (
-        Redactor,
+        Redactor as Redactor,
     )
     from pytest_claude_sessions.store.manager import (
-        SessionManager,
+        SessionManager as SessionManager,
     )
     from pytest_claude_sessions.store.monitor import (
-        SessionMonitor,
+        SessionMonitor as SessionMonitor,
     )
     from pytest_claude_sessions.store.runs import (
-        SessionHistory,
+        SessionHistory as SessionHistory,
     )
     from pytest_claude_sessions.store.tracker import (
-        SessionTracker,
+        SessionTracker as SessionTracker,
     )
     from pytest_claude_sessions.stub.conversation import (
-        Conversation,
+        Conversation as Conversation,
     )
     from pytest_claude_sessions.stub.replies import (
-        Delay,
-        DropStream,
-        HttpError,
-        Reply,
-        SseError,
-        Stall,
-        Text,
-        ToolUse,
+        Delay as Delay,
+        DropStream as DropStream,
+        HttpError as HttpError,
+        Reply as Reply,
+        SseError as SseError,
+        Stall as Stall,
+        Text as Text,
+        ToolUse as ToolUse,
     )
     from pytest_claude_sessions.stub.server import (
-        MessagesStub,
+        MessagesStub as MessagesStub,
     )
     from pytest_claude_sessions.transcripts.continuity import (
-        ContinuityVerdict,
+        ContinuityVerdict as ContinuityVerdict,
     )
     from pytest_claude_sessions.transcripts.validator import (
-        SessionValidator,
+        SessionValidator as SessionValidator,
     )
 
-# submodule -> the public names it defines
-_EXPORTS: dict[str, tuple[str, ...]] = {
+# submodule -> the public names it defines (what mypy sees is the block above; a test checks they agree)
+_EXPORTS = {
     "assertions.continuity": (
-        "assert_chain_continuous",
-        "assert_forked",
-        "assert_no_shared_sessions",
-        "assert_resumed",
-        "assert_within_budget",
-        "chain_continuity",
+        "assert_chain_continuous assert_forked assert_no_shared_sessions assert_resumed "
+        "assert_within_budget chain_continuity"
     ),
-    "cassettes.recorder": (
-        "CassetteInterceptor",
-        "use_cassette",
-    ),
+    "cassettes.recorder": "CassetteInterceptor use_cassette",
     "errors": (
-        "BudgetExceededError",
-        "CassetteError",
-        "CassetteMissError",
-        "ClaudeNotFoundError",
-        "ClaudeProcessError",
-        "ClaudeResultError",
-        "ClaudeSessionsError",
-        "ClaudeTimeoutError",
-        "InvalidSessionIdError",
-        "SessionNotFoundError",
-        "StoreError",
+        "BudgetExceededError CassetteError CassetteMissError ClaudeNotFoundError "
+        "ClaudeProcessError ClaudeResultError ClaudeSessionsError ClaudeTimeoutError "
+        "InvalidSessionIdError SessionNotFoundError StoreError"
     ),
-    "executor.executor": ("ClaudeExecutor",),
-    "executor.options": ("CallOptions",),
-    "models": (
-        "ClaudeResult",
-        "SessionInfo",
-        "StepKind",
-    ),
-    "redact": ("Redactor",),
-    "store.manager": ("SessionManager",),
-    "store.monitor": ("SessionMonitor",),
-    "store.runs": ("SessionHistory",),
-    "store.tracker": ("SessionTracker",),
-    "stub.conversation": ("Conversation",),
-    "stub.replies": (
-        "Delay",
-        "DropStream",
-        "HttpError",
-        "Reply",
-        "SseError",
-        "Stall",
-        "Text",
-        "ToolUse",
-    ),
-    "stub.server": ("MessagesStub",),
-    "transcripts.continuity": ("ContinuityVerdict",),
-    "transcripts.validator": ("SessionValidator",),
+    "executor.executor": "ClaudeExecutor",
+    "executor.options": "CallOptions",
+    "models": "ClaudeResult SessionInfo StepKind",
+    "redact": "Redactor",
+    "store.manager": "SessionManager",
+    "store.monitor": "SessionMonitor",
+    "store.runs": "SessionHistory",
+    "store.tracker": "SessionTracker",
+    "stub.conversation": "Conversation",
+    "stub.replies": "Delay DropStream HttpError Reply SseError Stall Text ToolUse",
+    "stub.server": "MessagesStub",
+    "transcripts.continuity": "ContinuityVerdict",
+    "transcripts.validator": "SessionValidator",
 }
 
-__all__ = [
-    "BudgetExceededError",
-    "CallOptions",
-    "CassetteError",
-    "CassetteInterceptor",
-    "CassetteMissError",
-    "ClaudeExecutor",
-    "ClaudeNotFoundError",
-    "ClaudeProcessError",
-    "ClaudeResult",
-    "ClaudeResultError",
-    "ClaudeSessionsError",
-    "ClaudeTimeoutError",
-    "ContinuityVerdict",
-    "Conversation",
-    "Delay",
-    "DropStream",
-    "HttpError",
-    "InvalidSessionIdError",
-    "MessagesStub",
-    "Redactor",
-    "Reply",
-    "SessionHistory",
-    "SessionInfo",
-    "SessionManager",
-    "SessionMonitor",
-    "SessionNotFoundError",
-    "SessionTracker",
-    "SessionValidator",
-    "SseError",
-    "Stall",
-    "StepKind",
-    "StoreError",
-    "Text",
-    "ToolUse",
-    "__version__",
-    "assert_chain_continuous",
-    "assert_forked",
-    "assert_no_shared_sessions",
-    "assert_resumed",
-    "assert_within_budget",
-    "chain_continuity",
-    "use_cassette",
-]
-
-__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _EXPORTS, also=["__version__"])

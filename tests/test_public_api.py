@@ -121,7 +121,7 @@ def _type_checking_imports(init: Path) -> dict[str, str]:
 def test_package_exports_are_listed_once_and_match_what_mypy_sees(package: str) -> None:
     name = "pytest_claude_sessions" + (f".{package}" if package else "")
     module = importlib.import_module(name)
-    runtime = {n: f"{name}.{m}" for m, names in module._EXPORTS.items() for n in names}
+    runtime = {n: f"{name}.{m}" for m, names in module._EXPORTS.items() for n in names.split()}
     assert sorted(runtime) == sorted(set(module.__all__) - {"__version__"})
     assert len(module.__all__) == len(set(module.__all__))
     init = PACKAGE_DIR / package / "__init__.py" if package else PACKAGE_DIR / "__init__.py"

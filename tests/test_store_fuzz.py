@@ -7,8 +7,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pytest_claude_sessions.errors import StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pytest_claude_sessions.errors import InvalidSessionIdError, SessionNotFoundError, TranscriptError
 from pytest_claude_sessions.ids import encode_project_path, is_session_id, project_dir_name

@@ -19,8 +19,6 @@ from pytest_claude_sessions.models import SessionInfo
 from pytest_claude_sessions.tables import format_chain as _format_steps
 from pytest_claude_sessions.transcripts.chain import (
     chain_continuity as _chain_reasons,
-)
-from pytest_claude_sessions.transcripts.chain import (
     continuity_error,
     recorded_leaf,
     require_continuity,

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_claude_sessions.plugin import hookspecs, item, options
-from pytest_claude_sessions.plugin import run as claude_run
+from pytest_claude_sessions.plugin import hookspecs, item, options, run as claude_run
 from pytest_claude_sessions.plugin.fixtures import (
     claude_api_stub,
     claude_cassette,

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_claude_sessions.plugin import item as per_test
-from pytest_claude_sessions.plugin import run as claude_run
+from pytest_claude_sessions.plugin import item as per_test, run as claude_run
 from pytest_claude_sessions.plugin.state import state
 
 if TYPE_CHECKING:

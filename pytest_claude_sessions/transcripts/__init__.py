@@ -13,66 +13,44 @@ from pytest_claude_sessions.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.transcripts.chain import (
-        ChainContinuity,
-        chain_continuity,
-        check_chain_continuity,
-        recorded_config_dir,
-        recorded_leaf,
+        ChainContinuity as ChainContinuity,
+        chain_continuity as chain_continuity,
+        check_chain_continuity as check_chain_continuity,
+        recorded_config_dir as recorded_config_dir,
+        recorded_leaf as recorded_leaf,
     )
-    from pytest_claude_sessions.transcripts.continuity import ContinuityJudge, ContinuityVerdict, Strength
-    from pytest_claude_sessions.transcripts.info import InfoCollector
-    from pytest_claude_sessions.transcripts.locate import default_config_dir, locate_transcript
+    from pytest_claude_sessions.transcripts.continuity import (
+        ContinuityJudge as ContinuityJudge,
+        ContinuityVerdict as ContinuityVerdict,
+        Strength as Strength,
+    )
+    from pytest_claude_sessions.transcripts.info import (
+        InfoCollector as InfoCollector,
+    )
+    from pytest_claude_sessions.transcripts.locate import (
+        default_config_dir as default_config_dir,
+        locate_transcript as locate_transcript,
+    )
     from pytest_claude_sessions.transcripts.scan import (
-        CHAIN_NODE_TYPES,
-        ChainIndex,
-        Scan,
-        iter_transcript_records,
-        leaf_uuid,
-        scan_transcript,
+        CHAIN_NODE_TYPES as CHAIN_NODE_TYPES,
+        ChainIndex as ChainIndex,
+        Scan as Scan,
+        iter_transcript_records as iter_transcript_records,
+        leaf_uuid as leaf_uuid,
+        scan_transcript as scan_transcript,
     )
-    from pytest_claude_sessions.transcripts.validator import SessionValidator
+    from pytest_claude_sessions.transcripts.validator import (
+        SessionValidator as SessionValidator,
+    )
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "chain": (
-        "ChainContinuity",
-        "chain_continuity",
-        "check_chain_continuity",
-        "recorded_config_dir",
-        "recorded_leaf",
-    ),
-    "continuity": ("ContinuityJudge", "ContinuityVerdict", "Strength"),
-    "info": ("InfoCollector",),
-    "locate": ("default_config_dir", "locate_transcript"),
-    "scan": (
-        "CHAIN_NODE_TYPES",
-        "ChainIndex",
-        "Scan",
-        "iter_transcript_records",
-        "leaf_uuid",
-        "scan_transcript",
-    ),
-    "validator": ("SessionValidator",),
+# submodule -> the public names it defines (what mypy sees is the block above; a test checks they agree)
+_EXPORTS = {
+    "chain": "ChainContinuity chain_continuity check_chain_continuity recorded_config_dir recorded_leaf",
+    "continuity": "ContinuityJudge ContinuityVerdict Strength",
+    "info": "InfoCollector",
+    "locate": "default_config_dir locate_transcript",
+    "scan": "CHAIN_NODE_TYPES ChainIndex Scan iter_transcript_records leaf_uuid scan_transcript",
+    "validator": "SessionValidator",
 }
 
-__all__ = [
-    "CHAIN_NODE_TYPES",
-    "ChainContinuity",
-    "ChainIndex",
-    "ContinuityJudge",
-    "ContinuityVerdict",
-    "InfoCollector",
-    "Scan",
-    "SessionValidator",
-    "Strength",
-    "chain_continuity",
-    "check_chain_continuity",
-    "default_config_dir",
-    "iter_transcript_records",
-    "leaf_uuid",
-    "locate_transcript",
-    "recorded_config_dir",
-    "recorded_leaf",
-    "scan_transcript",
-]
-
-__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _EXPORTS)
