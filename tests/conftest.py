@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -87,3 +89,30 @@ def api_stub() -> Iterator[MessagesStub]:
 
     with MessagesStub() as stub:
         yield stub
+
+
+def run_cli(
+    claude_bin: Path, prompt: str, *options: str, cwd: Path, env: Mapping[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI once, ``-p --output-format json``, as a user would run it (the prompt after ``--``).
+    The timeout makes a hang fail the test instead of blocking the suite."""
+    return subprocess.run(
+        [str(claude_bin), "-p", "--output-format", "json", *options, "--", prompt],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli_json(
+    claude_bin: Path, prompt: str, *options: str, cwd: Path, env: Mapping[str, str]
+) -> dict[str, Any]:
+    """:func:`run_cli`, its JSON result (the CLI's stderr in the failure when it printed none)."""
+    proc = run_cli(claude_bin, prompt, *options, cwd=cwd, env=env)
+    assert proc.stdout.strip(), f"no JSON from the CLI (rc {proc.returncode}): {proc.stderr[-2000:]}"
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 
 from pytest_claude_sessions.stub.server import (
     Conversation,
@@ -68,18 +68,8 @@ class Cli:
             "XDG_RUNTIME_DIR": str(self.root / "run"),
             "HOME": str(self.root / "home"),
         }
-        argv = [str(self.claude_bin), "-p", "--output-format", "json", *args, "--", prompt]
         started = time.monotonic()
-        proc = subprocess.run(
-            argv,
-            cwd=self.cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
+        proc = run_cli(self.claude_bin, prompt, *args, cwd=self.cwd, env=env, timeout=CLI_TIMEOUT)
         return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import run_cli_json
 
 from pytest_claude_sessions.models import StepKind
 from pytest_claude_sessions.store.tracker import SessionTracker
@@ -17,8 +17,6 @@ from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.stub.server import MessagesStub
-
-CLI_TIMEOUT = 90
 
 
 class Agent:
@@ -45,18 +43,7 @@ class Agent:
         self.tracker = SessionTracker("agent/with ../odd id", self.store_dir)
 
     def call(self, prompt: str, *options: str, kind: StepKind | None = None) -> dict[str, Any]:
-        proc = subprocess.run(
-            [str(self.claude_bin), "-p", "--output-format", "json", *options, "--", prompt],
-            cwd=self.work,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
-        assert proc.stdout.strip(), f"no JSON from the CLI (rc {proc.returncode}): {proc.stderr[-2000:]}"
-        result: dict[str, Any] = json.loads(proc.stdout)
+        result = run_cli_json(self.claude_bin, prompt, *options, cwd=self.work, env=self.env)
         assert result["is_error"] is False, result
         sid = result["session_id"]
         info = self.validator.get_session_info(sid, self.work)

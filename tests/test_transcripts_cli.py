@@ -7,23 +7,20 @@ and shows the project-directory rule on awkward working directories.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import run_cli_json
 
 from pytest_claude_sessions.ids import project_dir_name
 from pytest_claude_sessions.transcripts.validator import SessionValidator
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.stub.server import MessagesStub
-
-CLI_TIMEOUT = 90
 
 
 def _refused_url() -> str:
@@ -55,18 +52,7 @@ class Cli:
 
     def run(self, cwd: Path, prompt: str, *options: str, kind: str = "new") -> dict[str, Any]:
         env = {**self.env, "PWD": str(cwd)}  # as a shell would set it, even for a symlinked cwd
-        proc = subprocess.run(
-            [str(self.claude_bin), "-p", "--output-format", "json", *options, "--", prompt],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
-        assert proc.stdout.strip(), f"no JSON from the CLI (rc {proc.returncode}): {proc.stderr[-2000:]}"
-        result: dict[str, Any] = json.loads(proc.stdout)
+        result = run_cli_json(self.claude_bin, prompt, *options, cwd=cwd, env=env)
         sid = result["session_id"]
         # What the executor does right after each call: record the transcript's leaf.
         info = self.validator.get_session_info(sid, cwd)
