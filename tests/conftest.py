@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +40,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-def hide_every_claude(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def hide_every_claude(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, tools: Iterable[str] = ()) -> None:
     """No claude CLI anywhere for this test and its inner runs: PATH holds only the interpreter's
     directory, no $CLAUDE_BIN, and claude-agent-sdk's bundled binary (a test extra) is shadowed by an
-    empty package of that name (in-process runs and subprocesses alike)."""
+    empty package of that name (in-process runs and subprocesses alike). ``tools`` (e.g. ``sh``) stay
+    reachable, linked into that directory."""
     bin_dir = tmp_path / "only-python"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    for tool in tools:
+        found = shutil.which(tool)
+        if found and not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
     monkeypatch.delenv("CLAUDE_BIN", raising=False)
     shadow = tmp_path / "no-sdk"

@@ -8,14 +8,13 @@ with the real CLI against the stub (recording), then replayed with no CLI on ``P
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import hide_every_claude
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "subprocess_agent"
 
@@ -34,14 +33,7 @@ def _project(pytester: pytest.Pytester, *, cassettes: bool) -> Path:
 @pytest.fixture
 def no_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Only the python interpreter's directory and the shell's on PATH: no claude, no node."""
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    for tool in ("sh", "printf"):
-        found = shutil.which(tool)
-        if found:
-            (bin_dir / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    hide_every_claude(monkeypatch, tmp_path, tools=("sh", "printf"))
 
 
 def test_record_live_then_replay_without_a_cli(
@@ -63,14 +55,7 @@ def test_record_live_then_replay_without_a_cli(
     props = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert any(name.startswith("claude_") for name in props), props
 
-    bin_dir = tmp_path / "only-python"
-    bin_dir.mkdir()
-    for tool in ("sh", "printf"):
-        found = shutil.which(tool)
-        if found:
-            (bin_dir / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
-    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    hide_every_claude(monkeypatch, tmp_path, tools=("sh", "printf"))
     before = cassette.read_bytes()
     for extra in ([], ["-n", "2"]):
         replayed = pytester.runpytest_subprocess("-p", "no:asyncio", "--claude-json-report=r.json", *extra)

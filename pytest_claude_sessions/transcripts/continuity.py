@@ -9,7 +9,7 @@ evidence is strong; a check made without the previous step's recorded leaf is *w
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
@@ -76,38 +76,30 @@ class ContinuityVerdict:
         }
 
 
-def walk_reaches(index: Mapping[str, tuple[str | None, int]], start: str, target: str) -> int | None:
-    """Steps from ``start`` up the parent chain to ``target``, or None when the chain never reaches it."""
+def _walk_up(index: Mapping[str, tuple[str | None, int]], start: str) -> Iterator[str]:
+    """``start`` and its ancestors, nearest first, while the index knows them."""
     cur: str | None = start
-    steps = 0
     limit = len(index) + 1  # parents are earlier lines, so no cycle; the bound guards unknown record types
-    while cur is not None and steps <= limit:
-        if cur == target:
-            return steps
+    for _ in range(limit + 1):
+        if cur is None:
+            return
+        yield cur
         entry = index.get(cur)
         if entry is None:
-            return None
+            return
         cur = entry[0]
-        steps += 1
-    return None
+
+
+def walk_reaches(index: Mapping[str, tuple[str | None, int]], start: str, target: str) -> int | None:
+    """Steps from ``start`` up the parent chain to ``target``, or None when the chain never reaches it."""
+    return next((steps for steps, node in enumerate(_walk_up(index, start)) if node == target), None)
 
 
 def first_shared_ancestor(
     index: Mapping[str, tuple[str | None, int]], start: str, other: Mapping[str, Any]
 ) -> str | None:
     """The first node on the way up from ``start`` that ``other`` also holds, or None."""
-    cur: str | None = start
-    steps = 0
-    limit = len(index) + 1
-    while cur is not None and steps <= limit:
-        if cur in other:
-            return cur
-        entry = index.get(cur)
-        if entry is None:
-            return None
-        cur = entry[0]
-        steps += 1
-    return None
+    return next((node for node in _walk_up(index, start) if node in other), None)
 
 
 class ScanFunction(Protocol):
