@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -10,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -113,6 +115,19 @@ def streamed_message(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]
 
 
 # --------------------------------------------------------------------------- lifecycle
+
+
+@contextlib.contextmanager
+def posting(
+    port: int, payload: dict[str, Any], *, path: str = "/v1/messages", timeout: float = 10
+) -> Iterator[http.client.HTTPConnection]:
+    """A raw connection that has sent ``payload`` (for replies a plain request cannot observe)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", path, json.dumps(payload))
+        yield conn
+    finally:
+        conn.close()
 
 
 def test_binds_loopback_on_a_free_port_and_serves_as_soon_as_start_returns() -> None:
@@ -384,47 +399,39 @@ def test_sse_error_is_an_error_event_inside_a_200_stream(api_stub: MessagesStub)
 
 def test_drop_stream_closes_the_connection_after_message_start(api_stub: MessagesStub) -> None:
     api_stub.enqueue(DropStream())
-    conn = http.client.HTTPConnection("127.0.0.1", api_stub.port, timeout=5)
-    try:
-        conn.request("POST", "/v1/messages?beta=true", json.dumps(body(user("x"))))
+    with posting(api_stub.port, body(user("x")), path="/v1/messages?beta=true", timeout=5) as conn:
         resp = conn.getresponse()
         assert resp.status == 200
         with pytest.raises(http.client.IncompleteRead) as info:
             resp.read()
         assert [name for name, _ in sse_events(info.value.partial)] == ["message_start"]
-    finally:
-        conn.close()
     assert api_stub.requests[-1].reply_kind == "drop_stream"
 
 
 def test_stop_wakes_a_stall_in_progress() -> None:
     stub = MessagesStub().start()
     stub.enqueue(Stall())
-    conn = http.client.HTTPConnection("127.0.0.1", stub.port, timeout=10)
     try:
-        conn.request("POST", "/v1/messages?beta=true", json.dumps(body(user("x"))))
-        resp = conn.getresponse()
-        assert resp.status == 200
-        first = resp.fp.readline()  # the chunk size line of message_start has arrived
-        assert first.strip()
-        stub.wait_for_requests(1)
-        stopper = threading.Thread(target=stub.stop)
-        stopper.start()
-        stopper.join(5)
-        assert not stopper.is_alive(), "stop() hung on a stalled stream"
-        with pytest.raises((http.client.IncompleteRead, ConnectionError)):
-            resp.read()
+        with posting(stub.port, body(user("x")), path="/v1/messages?beta=true") as conn:
+            resp = conn.getresponse()
+            assert resp.status == 200
+            first = resp.fp.readline()  # the chunk size line of message_start has arrived
+            assert first.strip()
+            stub.wait_for_requests(1)
+            stopper = threading.Thread(target=stub.stop)
+            stopper.start()
+            stopper.join(5)
+            assert not stopper.is_alive(), "stop() hung on a stalled stream"
+            with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+                resp.read()
     finally:
-        conn.close()
         stub.stop()
 
 
 def test_stall_before_headers_sends_nothing_until_stop() -> None:
     stub = MessagesStub().start()
     stub.enqueue(Stall(before_headers=True))
-    conn = http.client.HTTPConnection("127.0.0.1", stub.port, timeout=10)
-    try:
-        conn.request("POST", "/v1/messages", json.dumps(body(user("x"))))
+    with posting(stub.port, body(user("x"))) as conn:
         stub.wait_for_requests(1)
         assert conn.sock is not None
         conn.sock.settimeout(0.3)
@@ -434,33 +441,23 @@ def test_stall_before_headers_sends_nothing_until_stop() -> None:
         stub.stop()
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             conn.getresponse()
-    finally:
-        conn.close()
 
 
 def test_a_timed_stall_ends_by_closing_the_stream(api_stub: MessagesStub) -> None:
     api_stub.enqueue(Stall(seconds=0.2))
-    conn = http.client.HTTPConnection("127.0.0.1", api_stub.port, timeout=10)
-    try:
-        conn.request("POST", "/v1/messages", json.dumps(body(user("x"))))
+    with posting(api_stub.port, body(user("x"))) as conn:
         resp = conn.getresponse()
         with pytest.raises(http.client.IncompleteRead) as info:
             resp.read()
         assert [name for name, _ in sse_events(info.value.partial)] == ["message_start"]
-    finally:
-        conn.close()
     assert api_stub.running
 
 
 def test_stall_on_a_non_streaming_request_sends_no_headers(api_stub: MessagesStub) -> None:
     api_stub.enqueue(Stall(seconds=0.2))
-    conn = http.client.HTTPConnection("127.0.0.1", api_stub.port, timeout=10)
-    try:
-        conn.request("POST", "/v1/messages", json.dumps(body(user("x"), stream=False)))
+    with posting(api_stub.port, body(user("x"), stream=False)) as conn:
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             conn.getresponse()
-    finally:
-        conn.close()
 
 
 def test_delay_then_reply(api_stub: MessagesStub) -> None:
