@@ -78,6 +78,18 @@ def _ts(i: int) -> str:
     )
 
 
+def _assistant(msg_id: str, block: dict[str, Any], usage: dict[str, int]) -> dict[str, Any]:
+    """One content block of an assistant message (the CLI writes a record per block, one message id)."""
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-opus-5-5",
+        "content": [block],
+        "usage": usage,
+    }
+
+
 class Generator:
     """Writes turns that look like the CLI's: prompts, attachments, assistant blocks, tool calls."""
 
@@ -196,37 +208,15 @@ class Generator:
                 "input_tokens": self.rng.randint(4000, 90000),
                 "output_tokens": self.rng.randint(10, 900),
             }
+            text = {"type": "text", "text": self._text(300)}
             self._node(
                 "assistant",
-                message={
-                    "id": msg,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": "claude-opus-5-5",
-                    "content": [{"type": "text", "text": self._text(300)}],
-                    "usage": usage,
-                },
+                message=_assistant(msg, text, usage),
                 requestId=f"req_fake_{uuid.uuid4().hex[:20]}",
             )
             tool_id = f"toolu_fake_{uuid.uuid4().hex[:20]}"
-            tool_uuid = self._node(
-                "assistant",
-                message={
-                    "id": msg,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": "claude-opus-5-5",
-                    "content": [
-                        {
-                            "type": "tool_use",
-                            "id": tool_id,
-                            "name": "Read",
-                            "input": {"file_path": "/home/user/x.py"},
-                        }
-                    ],
-                    "usage": usage,
-                },
-            )["uuid"]
+            read = {"type": "tool_use", "id": tool_id, "name": "Read", "input": {"file_path": "/home/u/x.py"}}
+            tool_uuid = self._node("assistant", message=_assistant(msg, read, usage))["uuid"]
             body = self._text(self.rng.choice((800, 3000, 12_000, 30_000)))
             self._node(
                 "user",
