@@ -376,13 +376,19 @@ def test_new_episodes_heals_a_changed_call_instead_of_failing_every_later_run(
     assert again.finish().unused == []
 
 
+def _recorded_once(tmp_path: Path, claude_bin: Path, stub: MessagesStub) -> Path:
+    """A cassette of one live call ("hello there"), recorded in mode ``once``."""
+    path = tmp_path / "c.json"
+    first = CassetteInterceptor(path, mode="once")
+    _live(claude_bin, stub, tmp_path / "a", first).run("hello there")
+    first.finish()
+    return path
+
+
 def test_all_always_calls_the_cli_and_replaces(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
 ) -> None:
-    path = tmp_path / "c.json"
-    first = CassetteInterceptor(path, mode="once")
-    _live(claude_bin, api_stub, tmp_path / "a", first).run("hello there")
-    first.finish()
+    path = _recorded_once(tmp_path, claude_bin, api_stub)
     old = load_cassette_data(path)
     second = CassetteInterceptor(path, mode="all")
     r = _live(claude_bin, api_stub, tmp_path / "b", second).run("hello there")
@@ -399,10 +405,7 @@ def test_all_always_calls_the_cli_and_replaces(
 def test_rewrite_keeps_the_old_cassette_until_a_passing_run_saves(
     tmp_path: Path, claude_bin: Path, api_stub: MessagesStub
 ) -> None:
-    path = tmp_path / "c.json"
-    first = CassetteInterceptor(path, mode="once")
-    _live(claude_bin, api_stub, tmp_path / "a", first).run("hello there")
-    first.finish()
+    path = _recorded_once(tmp_path, claude_bin, api_stub)
     _as_if_recorded_with(path, "2.0.0-old")
     before = path.read_bytes()
 
