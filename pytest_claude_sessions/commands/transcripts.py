@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json, plural
 from pytest_claude_sessions.ids import is_session_id
@@ -34,7 +33,3 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not files:
         raise CommandError(f"no transcript found under {projects}")
     return EXIT_FINDINGS if bad else EXIT_OK
-
-
-def transcripts_of(config_dir: Path) -> list[Path]:
-    return sorted((config_dir / "projects").glob("*/*.jsonl"))

@@ -252,11 +252,6 @@ class Settings:
         return value, "marker"
 
     @property
-    def mode_forced(self) -> bool:
-        """An explicit command-line/env record mode beats each test's marker."""
-        return self.source_of("record_mode") in ("cli", "env")
-
-    @property
     def runs_no_tests(self) -> bool:
         """The cassette housekeeping commands run no test."""
         return self.cassettes_unused or self.prune_cassettes
