@@ -158,7 +158,10 @@ def profile_replays(count: int, calls: list[Callable[[], object]]) -> None:
         call()
     profiler.disable()
     print(f"cProfile of {count} json replays (cumulative time, top 25):")
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(25)
+    if os.environ.get("BENCH_CALLERS"):
+        stats.print_callers(os.environ["BENCH_CALLERS"])
 
 
 if __name__ == "__main__":

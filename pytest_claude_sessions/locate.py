@@ -81,22 +81,42 @@ def find_claude_bin(
     pytest's rootdir and invocation dir). Raises ClaudeNotFoundError listing every place tried.
     """
     __tracebackhide__ = True  # a user-facing error: pytest shows the caller's line, not this helper
+    found = _search(claude_bin, env, cwd, roots)
+    if isinstance(found, Path):
+        return found
+    raise ClaudeNotFoundError(found)
+
+
+def probe_claude_bin(
+    claude_bin: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    roots: Iterable[str | os.PathLike[str]] = (),
+) -> Path | None:
+    """:func:`find_claude_bin` without the error: ``None`` when there is no CLI (a replay needs none, and
+    building the error's redacted text is most of a replayed call's cost)."""
+    found = _search(claude_bin, env, cwd, roots)
+    return found if isinstance(found, Path) else None
+
+
+def _search(
+    claude_bin: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
+    roots: Iterable[str | os.PathLike[str]],
+) -> Path | list[str]:
+    """The binary, or every place tried (for the error)."""
     environ = os.environ if env is None else env
     base = Path(cwd) if cwd is not None else Path.cwd()
     path_env = environ.get("PATH")
     if claude_bin is not None:
         found = _explicit(claude_bin, path_env, base)
-        if found is None:
-            raise ClaudeNotFoundError(
-                [f"claude_bin argument: {os.fspath(claude_bin)} (not an executable file)"]
-            )
-        return found
+        return found or [f"claude_bin argument: {os.fspath(claude_bin)} (not an executable file)"]
     from_env = environ.get(ENV_VAR)
     if from_env:
         found = _explicit(from_env, path_env, base)
-        if found is None:
-            raise ClaudeNotFoundError([f"${ENV_VAR}: {from_env} (not an executable file)"])
-        return found
+        return found or [f"${ENV_VAR}: {from_env} (not an executable file)"]
 
     searched = ["claude_bin argument: not given", f"${ENV_VAR}: not set"]
     on_path = shutil.which(BIN_NAME, path=path_env)
@@ -124,4 +144,4 @@ def find_claude_bin(
         if bundled is not None
         else f"claude-agent-sdk bundled binary: package {SDK_PACKAGE} not installed"
     )
-    raise ClaudeNotFoundError(searched)
+    return searched

@@ -55,7 +55,7 @@ from pytest_claude_sessions.executor.parsing import (
 )
 from pytest_claude_sessions.executor.process import run_async, run_sync
 from pytest_claude_sessions.ids import is_session_id
-from pytest_claude_sessions.locate import find_claude_bin
+from pytest_claude_sessions.locate import find_claude_bin, probe_claude_bin
 from pytest_claude_sessions.models import ClaudeResult, CliCall, CliOutcome, StepKind, utcnow
 from pytest_claude_sessions.redact import Redactor
 from pytest_claude_sessions.transcripts.validator import SessionValidator
@@ -375,10 +375,8 @@ class ClaudeExecutor:
         given. A live call resolves it again and reports a missing one; a replay needs none."""
         with self._lock:
             if self._bin is None and not self._bin_missing:
-                try:
-                    return str(self._find_bin(env))
-                except ClaudeNotFoundError:
-                    self._bin_missing = True
+                self._bin = probe_claude_bin(self._claude_bin, env=env, cwd=self.cwd, roots=self.search_paths)
+                self._bin_missing = self._bin is None
             if self._bin is not None:
                 return str(self._bin)
         return os.fspath(self._claude_bin) if self._claude_bin is not None else "claude"
