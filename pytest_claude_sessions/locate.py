@@ -20,6 +20,16 @@ SDK_PACKAGE = "claude_agent_sdk"
 # Project-local installs, looked for in each directory searched: `npm install` puts the CLI in the first;
 # scripts/install-claude-cli.sh installs the pinned version under the second (a git-ignored prefix).
 LOCAL_BIN_DIRS = ("node_modules/.bin", ".claude-cli/node_modules/.bin")
+#: The directory of the plugin's interposed ``claude`` (set for an intercepted test): the lookup of the
+#: real CLI skips it, so an executor inside such a test never runs the launcher as if it were the CLI.
+INTERPOSED_DIR_ENV = "PYTEST_CLAUDE_SESSIONS_BIN_DIR"
+
+
+def path_without(directory: str | None, path: str | None) -> str | None:
+    """``path`` (a ``PATH`` value) without ``directory``."""
+    if not directory or path is None:
+        return path
+    return os.pathsep.join(p for p in path.split(os.pathsep) if p and os.path.abspath(p) != directory)
 
 
 def _is_executable(path: Path) -> bool:
@@ -109,7 +119,7 @@ def _search(
     """The binary, or every place tried (for the error)."""
     environ = os.environ if env is None else env
     base = Path(cwd) if cwd is not None else Path.cwd()
-    path_env = environ.get("PATH")
+    path_env = path_without(environ.get(INTERPOSED_DIR_ENV), environ.get("PATH"))
     if claude_bin is not None:
         found = _explicit(claude_bin, path_env, base)
         return found or [f"claude_bin argument: {os.fspath(claude_bin)} (not an executable file)"]

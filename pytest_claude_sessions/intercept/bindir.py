@@ -8,12 +8,11 @@ environment was rebuilt from scratch still finds its test.
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
 
-__all__ = ["LAUNCHER_NAME", "path_without", "write_launcher"]
+__all__ = ["LAUNCHER_NAME", "write_launcher"]
 
 LAUNCHER_NAME = "claude"
 
@@ -39,9 +38,3 @@ def write_launcher(directory: Path, socket_path: str, *, python: str | None = No
         path.write_text(f"#!{python} -S\n{body}", encoding="utf-8")
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
-
-
-def path_without(directory: str, path: str | None = None) -> str:
-    """``PATH`` (``path``, default the process's) without ``directory``: where the real CLI is looked for."""
-    value = os.environ.get("PATH", "") if path is None else path
-    return os.pathsep.join(p for p in value.split(os.pathsep) if p and os.path.abspath(p) != directory)

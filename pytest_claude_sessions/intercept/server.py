@@ -56,7 +56,7 @@ class InterceptedTest:
     nodeid: str
     executor: ClaudeExecutor
     real_cli: str | None  # the CLI live calls run; None: not found (replay only)
-    cli_problem: str | None = None  # why real_cli is None
+    cli_searched: tuple[str, ...] = ()  # where the real CLI was looked for, when real_cli is None
     live_env: dict[str, str] = field(default_factory=dict)  # laid over the caller's env for the real CLI
     record_command: str | None = None  # the command that records this test (for messages)
     errors: list[str] = field(default_factory=list)  # failures the test must report (misses, mismatches)
@@ -267,7 +267,7 @@ def serve_call(test: InterceptedTest, conn: _Connection, message: dict[str, Any]
 
     def spawn(c: CliCall) -> CliOutcome:
         if test.real_cli is None:
-            raise ClaudeNotFoundError(test.cli_problem or "the claude CLI was not found")
+            raise ClaudeNotFoundError(test.cli_searched)
         conn.answered = True
         conn.send({"action": "live", "argv": [test.real_cli, *args], "env": test.live_env})
         with test.lock:
@@ -341,7 +341,9 @@ def _finish(conn: _Connection, exc: BaseException) -> None:
     if conn.answered:
         conn.send({"action": "done"})  # the process ran (or replayed): its own exit code stands
     else:
-        conn.send({"action": "fail", "message": _one_line(str(exc)) or type(exc).__name__})
+        # not found: every place tried is the fix, keep them all; anything else: its one-line reason
+        text = str(exc) if isinstance(exc, ClaudeNotFoundError) else _one_line(str(exc))
+        conn.send({"action": "fail", "message": text or type(exc).__name__})
 
 
 # --------------------------------------------------------------------------- one process, several results

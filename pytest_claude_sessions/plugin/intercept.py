@@ -145,20 +145,20 @@ def claude_cli(
     already have".
     """
     from pytest_claude_sessions.errors import ClaudeNotFoundError
-    from pytest_claude_sessions.intercept.bindir import path_without
     from pytest_claude_sessions.intercept.launcher import ENV_PAYLOAD
     from pytest_claude_sessions.intercept.sdk import SdkRedirect
     from pytest_claude_sessions.intercept.server import InterceptedTest
+    from pytest_claude_sessions.locate import INTERPOSED_DIR_ENV, path_without
 
     run = _run(request.config)
     # The real CLI is found before PATH leads to the launcher (PATH without it, as the executor looks).
-    monkeypatch.setenv("PATH", path_without(run.bindir))
+    monkeypatch.setenv("PATH", path_without(run.bindir, os.environ.get("PATH", "")) or "")
     real: str | None = None
-    problem: str | None = None
+    searched: tuple[str, ...] = ()
     try:
         real = str(claude_executor.claude_bin)
     except ClaudeNotFoundError as exc:
-        problem = str(exc)
+        searched = tuple(exc.searched)
     before = dict(os.environ)
     overrides = {k: v for k, v in claude_executor.build_env().items() if before.get(k) != v}
     cassette = claude_executor.interceptor
@@ -171,7 +171,7 @@ def claude_cli(
         request.node.nodeid,
         claude_executor,
         real,
-        cli_problem=problem,
+        cli_searched=searched,
         live_env=overrides,
         record_command=record_command if isinstance(record_command, str) else None,
     )
@@ -187,6 +187,7 @@ def claude_cli(
     env = {
         "PATH": run.bindir + os.pathsep + os.environ.get("PATH", ""),
         "CLAUDE_CONFIG_DIR": str(claude_executor.config_dir),
+        INTERPOSED_DIR_ENV: run.bindir,  # an executor in the test looks for the real CLI past the launcher
         ENV_PAYLOAD: json.dumps(payload),
     }
     for key, value in env.items():
