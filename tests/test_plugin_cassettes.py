@@ -760,3 +760,29 @@ def test_a_suite_without_cassettes_imports_and_registers_nothing_per_test(
     probe = next(line for line in mixed.outlines if line.startswith("probe: "))
     assert "'recorder'" in probe and "'matching'" in probe, probe
     assert probe.endswith("hooks=['claude_sessions_per_test', 'claude_sessions_collector']")
+
+
+def test_a_cli_found_through_claude_bin_env_is_named_in_the_record_command(
+    pytester: pytest.Pytester, claude_bin: Path, no_cli: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$CLAUDE_BIN of this shell does not reach a pasted command in another: the command names the CLI."""
+    pytester.makepyfile(
+        test_miss="""
+        import pytest
+
+        @pytest.mark.claude_cassette
+        def test_needs_recording(claude_executor):
+            claude_executor.run("hello")
+
+        @pytest.mark.claude_cassette
+        def test_agent_needs_recording(claude_cli):
+            import subprocess
+            subprocess.run(["claude", "-p", "hello"], capture_output=True, timeout=60)
+        """
+    )
+    monkeypatch.setenv("CLAUDE_BIN", str(claude_bin))
+    result = pytester.runpytest_subprocess(no_cli, "-p", "no:asyncio")
+    result.assert_outcomes(failed=2)
+    for test in ("test_needs_recording", "test_agent_needs_recording"):
+        command = f"pytest test_miss.py::{test} --claude-bin={claude_bin} --claude-record-mode=once"
+        result.stdout.fnmatch_lines([f"*Record it with: {command}*"])

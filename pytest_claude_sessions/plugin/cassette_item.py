@@ -146,19 +146,20 @@ def record_args(item: pytest.Item, settings: Settings, resolved_bin: str | None)
         args.append(f"--config-file={config.option.inifilename}")
     if getattr(config.option, "rootdir", None):
         args.append(f"--rootdir={config.option.rootdir}")
-    if resolved_bin and resolved_bin != "not found" and not _found_by_default(config, resolved_bin):
+    if resolved_bin and resolved_bin != "not found" and not found_by_default(config, resolved_bin):
         args.append(f"--claude-bin={resolved_bin}")
     return args
 
 
-def _found_by_default(config: pytest.Config, resolved_bin: str) -> bool:
-    """Whether a pasted ``pytest ...`` without ``--claude-bin`` finds this same CLI (PATH, $CLAUDE_BIN,
-    project-local installs under the invocation dir)."""
+def found_by_default(config: pytest.Config, resolved_bin: str) -> bool:
+    """Whether a pasted ``pytest ...`` without ``--claude-bin``, in a shell without ``$CLAUDE_BIN``, finds
+    this same CLI (PATH, project-local installs under the invocation dir)."""
     from pytest_claude_sessions.errors import ClaudeSessionsError
-    from pytest_claude_sessions.locate import find_claude_bin
+    from pytest_claude_sessions.locate import ENV_VAR, find_claude_bin
 
+    plain = {k: v for k, v in os.environ.items() if k not in (ENV_VAR, "PYTEST_CLAUDE_BIN")}
     try:
-        found = find_claude_bin(None, cwd=config.invocation_params.dir)
+        found = find_claude_bin(None, env=plain, cwd=config.invocation_params.dir)
     except ClaudeSessionsError:
         return False
     return os.path.realpath(found) == os.path.realpath(resolved_bin)

@@ -207,16 +207,9 @@ def claude_cli(
 
 def _with_cli(command: str, real: str | None, config: pytest.Config) -> str:
     """The record command with ``--claude-bin`` when the CLI would not be found without it."""
-    if real is None:  # nothing to name: recording needs a CLI that the default lookup finds
-        return command
-    from pytest_claude_sessions.errors import ClaudeNotFoundError
-    from pytest_claude_sessions.locate import find_claude_bin
+    from pytest_claude_sessions.plugin.cassette_item import found_by_default
 
-    try:
-        found = str(find_claude_bin(None, cwd=config.invocation_params.dir))
-    except ClaudeNotFoundError:
-        found = None
-    if found is not None and os.path.realpath(found) == os.path.realpath(real):
+    if real is None or found_by_default(config, real):  # nothing to name, or a plain lookup finds it
         return command
     return command + " " + shlex.quote(f"--claude-bin={real}")
 
