@@ -39,6 +39,7 @@ def session_tracker(
 ) -> Iterator[SessionTracker]:
     """The session chain of this test node for this run (agent id: the node id or claude_session(agent=))."""
     item = request.node
+    per_test.budget_limits(item)  # a bad claude_budget value errors at set-up, before any call
     agent = per_test.agent_id(item)
     test = state(item, claude_run.of(request.config))
     # Trackers come from the process-wide manager: one store (one lock object per journal) per process.

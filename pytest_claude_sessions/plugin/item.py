@@ -136,6 +136,7 @@ def build_executor(
     from pytest_claude_sessions.executor.executor import ClaudeExecutor
 
     settings = run.settings
+    budget_limits(request.node)  # a bad claude_budget value errors here, before any call spends money
     env = (
         request.getfixturevalue("claude_api_stub").env()
         if "claude_api_stub" in request.fixturenames
@@ -206,17 +207,26 @@ def check_after_body(item: pytest.Item, test: TestState) -> list[str]:
         test.continuity = continuity_result(judgement)
         if judgement.reasons:
             failures.append("session chain is not continuous:\n  " + "\n  ".join(judgement.reasons))
-    limits_kwargs = markers.kwargs_or_fail(item, "claude_budget") if _has(item, "claude_budget") else None
-    if limits_kwargs is not None:
-        try:
-            limits = budget.BudgetLimits.from_kwargs(limits_kwargs)
-        except ValueError as exc:
-            pytest.fail(str(exc), pytrace=False)
+    limits = budget_limits(item)
+    if limits is not None:
         verdict = budget.check_budget(steps, limits)
         test.budget = verdict.to_dict()
         if not verdict.ok:
             failures.append("claude_budget exceeded: " + "; ".join(verdict.reasons))
     return failures
+
+
+def budget_limits(item: pytest.Item) -> budget.BudgetLimits | None:
+    """The test's ``claude_budget`` limits (``None`` without the marker); a bad value fails the test."""
+    __tracebackhide__ = True
+    from pytest_claude_sessions.assertions import budget
+
+    if not _has(item, "claude_budget"):
+        return None
+    try:
+        return budget.BudgetLimits.from_kwargs(markers.kwargs_or_fail(item, "claude_budget"))
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _has(item: pytest.Item, name: str) -> bool:
