@@ -21,9 +21,9 @@ from _bench_common import machine, summary, timed
 
 from pytest_claude_sessions.commands.main import main
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.plugin.reporting import RunReport, build_test_record
 from pytest_claude_sessions.report.merge import _journal_lines
 from pytest_claude_sessions.report.model import REPORT_NAME
+from pytest_claude_sessions.report.records import RunReport, build_test_record
 from pytest_claude_sessions.store import runs as run_dirs
 from pytest_claude_sessions.store.journal import journal_name
 

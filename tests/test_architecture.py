@@ -11,8 +11,8 @@ two different subpackages of one layer never import each other):
     3  executor/, assertions/                (the CLI process; what test code asserts)
     4  cassettes/                            (record/replay around the executor's calls)
     5  intercept/                            (the interposed claude: uses executor and cassettes)
-    6  plugin/                               (the pytest side)
-    7  report/                               (run model, chain graph, merge, HTML: reads the plugin's records)
+    6  report/                               (records, run model, chain graph, merge, HTML, compare)
+    7  plugin/                               (the pytest side: shows records, writes the HTML report)
     8  commands/                             (the claude-sessions command)
     9  __main__                              (python -m pytest_claude_sessions)
 
@@ -45,8 +45,8 @@ LAYERS: dict[str, int] = {
     "assertions": 3,
     "cassettes": 4,
     "intercept": 5,
-    "plugin": 6,
-    "report": 7,
+    "report": 6,
+    "plugin": 7,
     "commands": 8,
     "__main__": 9,  # ``python -m pytest_claude_sessions``: one line into commands/
 }
@@ -327,7 +327,7 @@ def test_the_real_tree_plus_one_upward_import_fails(graph: Graph) -> None:
     planted = Import(f"{PACKAGE}.transcripts.scan", f"{PACKAGE}.plugin.reporting", 1, False, False)
     g = Graph(graph.modules, [*graph.imports, planted], graph.hooks, graph.packages)
     assert layering_violations(g) == [
-        f"scan.py:1 ({PACKAGE}.transcripts.scan -> {PACKAGE}.plugin.reporting): imports upward (layer 1 -> 6)"
+        f"scan.py:1 ({PACKAGE}.transcripts.scan -> {PACKAGE}.plugin.reporting): imports upward (layer 1 -> 7)"
     ]
 
 

@@ -16,8 +16,9 @@ from inner_runs import SUITE, run_pytest
 
 from pytest_claude_sessions.commands.main import main
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.plugin.reporting import RunReport, build_test_record, write_json_report
+from pytest_claude_sessions.plugin.reporting import write_json_report
 from pytest_claude_sessions.report.model import REPORT_NAME, find_run, load_run
+from pytest_claude_sessions.report.records import RunReport, build_test_record
 from pytest_claude_sessions.store import runs as run_dirs
 from pytest_claude_sessions.store.journal import SessionStore
 

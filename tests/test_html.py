@@ -13,10 +13,10 @@ from inner_runs import SUITE, clean_env, run_pytest
 
 from pytest_claude_sessions.commands.main import main
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.plugin.reporting import build_test_record
 from pytest_claude_sessions.report.graph import chain_graph, edges
 from pytest_claude_sessions.report.html import render_graph, render_html
 from pytest_claude_sessions.report.model import Run, find_run, load_run
+from pytest_claude_sessions.report.records import build_test_record
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,16 @@ import pytest
 
 from pytest_claude_sessions.models import SessionInfo
 from pytest_claude_sessions.plugin.reporting import (
-    RunReport,
-    build_test_record,
-    excerpt,
-    failure_record,
-    format_table,
     json_report_problem,
     junit_properties,
     section_text,
     write_json_report,
 )
 from pytest_claude_sessions.redact import Redactor
+from pytest_claude_sessions.report.records import RunReport, build_test_record, failure_record
 from pytest_claude_sessions.store import runs
 from pytest_claude_sessions.store.tracker import SessionTracker
+from pytest_claude_sessions.tables import excerpt, format_table
 
 SID = "00000000-0000-4000-8000-{:012d}"
 

@@ -244,7 +244,7 @@ def _failed_calls(test: TestState) -> list[dict[str, Any]]:
     """
     if test.executor is None or test.tracker is None:
         return []
-    from pytest_claude_sessions.plugin.reporting import failure_record
+    from pytest_claude_sessions.report.records import failure_record
 
     redact = test.tracker.redactor.redact
     return [failure_record(c.to_dict(), redact) for c in test.executor.failures if c.result is None]
@@ -256,9 +256,9 @@ def build_record(item: pytest.Item, test: TestState, *, outcome: str = "passed")
     failed = _failed_calls(test)
     if not steps and not failed:
         return None
-    from pytest_claude_sessions.plugin import reporting
+    from pytest_claude_sessions.report.records import build_test_record
 
-    return reporting.build_test_record(
+    return build_test_record(
         item.nodeid,
         test.agent_id,
         steps,

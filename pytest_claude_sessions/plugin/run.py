@@ -23,8 +23,8 @@ from pytest_claude_sessions.plugin import xdist
 from pytest_claude_sessions.plugin.options import Settings
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.plugin import reporting
     from pytest_claude_sessions.plugin.housekeeping import CassetteHousekeeping
+    from pytest_claude_sessions.report import records
     from pytest_claude_sessions.store import runs
 
 _RUN = pytest.StashKey["ClaudeRun"]()
@@ -80,7 +80,7 @@ class ClaudeRun:
         self.search_roots = search_roots  # where a project-local CLI is looked for: rootdir, invocation dir
         self.pruned: list[str] = []
         self.json_error: str | None = None
-        self._report: reporting.RunReport | None = None
+        self._report: records.RunReport | None = None
         self._resolved_bin: str | None = None
         self.housekeeping: CassetteHousekeeping | None = None
 
@@ -180,14 +180,12 @@ class ClaudeRun:
         return self.run is not None
 
     @property
-    def report(self) -> reporting.RunReport:
+    def report(self) -> records.RunReport:
         """The controller's run report, made on first use (a run without Claude never imports reporting)."""
         if self._report is None:
-            from pytest_claude_sessions.plugin import reporting
+            from pytest_claude_sessions.report.records import RunReport
 
-            self._report = reporting.RunReport(
-                self.run_id, str(self.run_dir), settings=self.settings.to_wire()
-            )
+            self._report = RunReport(self.run_id, str(self.run_dir), settings=self.settings.to_wire())
         return self._report
 
     def resolved_bin(self) -> str:

@@ -21,7 +21,6 @@ from typing import Any
 from pytest_claude_sessions.errors import StoreError
 from pytest_claude_sessions.fs import fsync_dir, write_all
 from pytest_claude_sessions.models import SessionInfo
-from pytest_claude_sessions.plugin.reporting import build_test_record
 from pytest_claude_sessions.report.model import (
     OUTCOME_RANK,
     REPORT_NAME,
@@ -29,6 +28,7 @@ from pytest_claude_sessions.report.model import (
     _with_steps,
     read_report,
 )
+from pytest_claude_sessions.report.records import build_test_record
 from pytest_claude_sessions.store import runs as run_dirs
 from pytest_claude_sessions.store.journal import (
     FORMAT_NAME,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_claude_sessions.errors import StoreError
-from pytest_claude_sessions.plugin.reporting import REPORT_VERSION, RunReport, build_test_record
+from pytest_claude_sessions.report.records import REPORT_VERSION, RunReport, build_test_record
 from pytest_claude_sessions.store import runs as run_dirs
 
 REPORT_NAME = "report.json"  # the JSON report the plugin writes into its run directory
