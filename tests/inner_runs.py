@@ -91,3 +91,60 @@ def claude_sessions(*args: str, cwd: Path | None = None) -> subprocess.Completed
         timeout=300,
         check=False,
     )
+
+
+# A cassette suite for the regression gate and the plugin's HTML report: GATE_VARIANT=more makes test_chain
+# one resume longer (one more call, turn and its cost), test_steady stays the same.
+GATE_SUITE = """
+import os
+import pytest
+
+pytestmark = pytest.mark.claude_cassette
+MORE = os.environ.get("GATE_VARIANT") == "more"
+
+
+@pytest.mark.claude_session(expect_continuity=True)
+def test_chain(claude_api_stub, claude_executor):
+    claude_executor.run("my name is Alice")
+    claude_executor.resume("what is my name?")
+    if MORE:
+        claude_executor.resume("and once more?")
+
+
+def test_steady(claude_api_stub, claude_executor):
+    claude_executor.run("hello there")
+
+
+def test_plain():
+    pass
+"""
+
+
+def record_gate_cassettes(directory: Path, claude: Path) -> Path:
+    """Record both variants of :data:`GATE_SUITE` with the real CLI against the stub, into
+    ``cassettes-base/`` and ``cassettes-more/`` (replay them with ``--claude-cassette-dir``)."""
+    for variant in ("base", "more"):
+        done = run_pytest(
+            directory,
+            "--claude-record-mode=once",
+            f"--claude-bin={claude}",
+            f"--claude-cassette-dir=cassettes-{variant}",
+            f"--claude-sessions-dir=.store-record-{variant}",
+            suite=GATE_SUITE,
+            env=clean_env(GATE_VARIANT=variant),
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return directory
+
+
+def replay_gate(
+    directory: Path, variant: str, *args: str, store: str = ".claude_sessions"
+) -> subprocess.CompletedProcess[str]:
+    """Replay one variant (mode none: no CLI is run) with the given options."""
+    return run_pytest(
+        directory,
+        f"--claude-cassette-dir=cassettes-{variant}",
+        f"--claude-sessions-dir={store}",
+        *args,
+        env=clean_env(GATE_VARIANT=variant),
+    )

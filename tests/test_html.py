@@ -211,3 +211,31 @@ def test_merged_store_report(project: Path, tmp_path: Path) -> None:
     text = out.read_text()
     assert f'data-total="tests"><b>{run.totals()["tests"]}</b>' in text
     assert "merged from 1 runs" in text
+
+
+def test_the_plugin_writes_the_same_report_with_and_without_xdist(tmp_path: Path) -> None:
+    """``--claude-html``: replayed cassettes (recorded with the real CLI against the stub) give the same
+    sessions every run, so the reports of a run with and without ``-n 2`` differ only in the run's id and
+    start; each is byte for byte what ``claude-sessions html`` writes for that run."""
+    from conftest import find_claude_bin
+    from inner_runs import record_gate_cassettes, replay_gate
+
+    claude = find_claude_bin()
+    if claude is None:
+        pytest.skip("the Claude Code CLI is not installed (bash scripts/install-claude-cli.sh)")
+    root = record_gate_cassettes(tmp_path / "suite", claude)
+    texts = []
+    for name, extra in (("serial", ()), ("xdist", ("-n", "2"))):
+        done = replay_gate(root, "base", f"--claude-html=out/{name}.html", *extra)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"HTML report: {root / 'out' / name}.html" in done.stdout
+        text = (root / "out" / f"{name}.html").read_text()
+        again = tmp_path / f"{name}-command.html"
+        assert main(["html", "--store", str(root / ".claude_sessions"), "-o", str(again), "-q"]) == 0
+        assert again.read_bytes() == (root / "out" / f"{name}.html").read_bytes()
+        texts.append(re.sub(r'<div class="sub">[^<]*</div>', "", text))
+    assert texts[0] == texts[1]
+    sections = re.findall(r'<section class="test" id="t\d+" data-nodeid="([^"]+)"', texts[0])
+    assert sections == ["test_inner.py::test_chain", "test_inner.py::test_steady"]
+    assert texts[0].count('class="edge resume"') == 1  # test_chain: new → resume
+    assert "<b>assistant</b>: Nice to meet you, Alice!" in texts[0]  # the replayed transcripts' conversation

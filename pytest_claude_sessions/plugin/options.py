@@ -36,7 +36,7 @@ REPORT_LEVELS: tuple[str, ...] = get_args(ReportLevel)
 RecordModeName = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODE_NAMES: tuple[str, ...] = get_args(RecordModeName)
 Source = Literal["cli", "env", "ini", "default", "marker"]
-Kind = Literal["path", "int", "float", "bool", "choice", "str", "regexes"]
+Kind = Literal["path", "int", "float", "bool", "choice", "str", "regexes", "thresholds"]
 
 DEFAULT_KEEP_RUNS = 20
 DEFAULT_TIMEOUT = 300.0
@@ -180,6 +180,27 @@ class Settings:
     json_report: Path | None = option(
         None, "path", "Write a machine-readable JSON report of this run's Claude calls to this path"
     )
+    html: Path | None = option(
+        None,
+        "path",
+        "Write the self-contained HTML report of this run (what claude-sessions html writes) to this path",
+    )
+    compare: str | None = option(
+        None,
+        "str",
+        "Compare each test's cost, turns, calls and CLI duration with a baseline: previous (the store's "
+        "newest earlier run), a run id of the store, or a file (a --claude-save-baseline file or a JSON "
+        "report)",
+    )
+    compare_fail: str | None = option(
+        None,
+        "thresholds",
+        "With --claude-compare: fail the run when a test grows beyond a threshold, e.g. "
+        "cost:10%,turns:2,calls:1 (N% relative to the baseline; N absolute: dollars, turns, calls, ms)",
+    )
+    save_baseline: Path | None = option(
+        None, "path", "Write this run's per-test figures to this file, a baseline to commit"
+    )
     record_mode: RecordModeName = option(
         "none",
         "choice",
@@ -298,6 +319,10 @@ class Settings:
             parts.append(self._part(SPECS["json_report"], str(self.json_report), key="json"))
         if self.intercept:
             parts.append(self._part(SPECS["intercept"], "on", key="intercept"))
+        if self.compare is not None:
+            parts.append(self._part(SPECS["compare"], self.compare, key="compare"))
+        if self.compare_fail is not None:
+            parts.append(self._part(SPECS["compare_fail"], self.compare_fail, key="fail"))
         return "claude-sessions: " + ", ".join(parts)
 
     def cassette_header_line(self) -> str:
@@ -399,6 +424,13 @@ def _parse(spec: OptionSpec, raw: object, where: str, base: Path, *, label: str 
     if spec.kind == "str":
         if not text:
             raise bad("empty value")
+        return text
+    if spec.kind == "thresholds":
+        from pytest_claude_sessions.report.compare import threshold_problem
+
+        problem = threshold_problem(text)
+        if problem is not None:
+            raise bad(problem)
         return text
     if spec.kind == "choice":
         word = text.lower().replace("-", "_")

@@ -24,6 +24,7 @@ from pytest_claude_sessions.plugin.options import Settings
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.plugin.housekeeping import CassetteHousekeeping
+    from pytest_claude_sessions.plugin.outputs import RunOutputs
     from pytest_claude_sessions.report import records
     from pytest_claude_sessions.store import runs
 
@@ -83,6 +84,7 @@ class ClaudeRun:
         self._report: records.RunReport | None = None
         self._resolved_bin: str | None = None
         self.housekeeping: CassetteHousekeeping | None = None
+        self.outputs: RunOutputs | None = None  # controller only
 
     # ------------------------------------------------------------------ start-up
 
@@ -109,7 +111,7 @@ class ClaudeRun:
             run.start_housekeeping()
             return run
         run.check_bin()
-        run.check_json_report()
+        run.start_outputs()  # before the run directory: --claude-compare=previous sees the unpruned runs
         run.create_run_dir()
         run.start_xdist()
         return run
@@ -122,18 +124,12 @@ class ClaudeRun:
                 str(self.settings.invalid("bin", "not an executable file (nor a command on PATH)"))
             )
 
-    def check_json_report(self) -> None:
-        """Found now, not after a long (and maybe costly) run whose report would then be lost."""
-        path = self.settings.json_report
-        if path is None:
-            return
-        from pytest_claude_sessions.plugin.reporting import json_report_problem
+    def start_outputs(self) -> None:
+        """Output paths (JSON, HTML, baseline) that could not be written at the end, and a baseline that
+        cannot be found, are start-up errors: found now, not after a long (and maybe costly) run."""
+        from pytest_claude_sessions.plugin.outputs import RunOutputs
 
-        problem = json_report_problem(path)
-        if problem is not None:
-            raise pytest.UsageError(
-                str(self.settings.invalid("json_report", f"cannot write there: {problem}"))
-            )
+        self.outputs = RunOutputs.start(self.settings)
 
     def create_run_dir(self) -> None:
         from pytest_claude_sessions.store import runs
@@ -252,25 +248,33 @@ class ClaudeRun:
             self.report.reconcile(self._store_chains())
         from pytest_claude_sessions.plugin.reporting import write_json_report
 
+        wrote_report = False
         if self._report is not None:  # some test touched Claude
             # The run directory keeps its own JSON report: `claude-sessions` reads outcomes and verdicts
             # there.
             try:
                 write_json_report(self.run_dir / "report.json", self.report.to_json())
+                wrote_report = True
             except OSError as exc:
                 self.json_error = f"could not write the JSON report into the run directory: {exc}"
-        if self.settings.json_report is None:
-            return
-        try:
-            write_json_report(self.settings.json_report, self.report.to_json())
-        except OSError as exc:
-            self.json_error = f"could not write the JSON report to {self.settings.json_report}: {exc}"
+        if self.settings.json_report is not None:
+            try:
+                write_json_report(self.settings.json_report, self.report.to_json())
+            except OSError as exc:
+                self.json_error = f"could not write the JSON report to {self.settings.json_report}: {exc}"
+        if self.outputs is not None:
+            records = self._report.sorted_records() if self._report is not None else []
+            self.outputs.finish(self.run_id, self.run_dir, records, wrote_report)
+            if self.outputs.failed and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the regression gate
 
     def terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         from pytest_claude_sessions.plugin.reporting import write_summary
 
         housekeeping = [] if self.housekeeping is None else self.housekeeping.summary_lines()
         write_summary(terminalreporter, self._report, self.settings, self.json_error, housekeeping)
+        if self.outputs is not None:
+            self.outputs.write_summary(terminalreporter)
 
     def unconfigure(self) -> None:
         if self.run is not None:

@@ -40,6 +40,19 @@ class Threshold:
 
 def parse_thresholds(spec: str, *, source: str = "--claude-compare-fail") -> list[Threshold]:
     """``cost:10%,turns:2`` -> thresholds; raises :class:`CompareError` naming the bad part."""
+    parsed = _parse_thresholds(spec)
+    if isinstance(parsed, str):
+        raise CompareError(f"{source}: {parsed}")
+    return parsed
+
+
+def threshold_problem(spec: str) -> str | None:
+    """Why ``spec`` is no threshold list (``None``: it is one); the option table words the error."""
+    parsed = _parse_thresholds(spec)
+    return parsed if isinstance(parsed, str) else None
+
+
+def _parse_thresholds(spec: str) -> list[Threshold] | str:
     out: list[Threshold] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
@@ -47,20 +60,18 @@ def parse_thresholds(spec: str, *, source: str = "--claude-compare-fail") -> lis
         name, sep, value = part.partition(":")
         name = name.strip().lower()
         if not sep or name not in FIELDS:
-            raise CompareError(
-                f"{source}: {part!r} is not FIELD:LIMIT or FIELD:LIMIT% with FIELD one of {', '.join(FIELDS)}"
-            )
+            return f"{part!r} is not FIELD:LIMIT or FIELD:LIMIT% with FIELD one of {', '.join(FIELDS)}"
         relative = value.strip().endswith("%")
         number = value.strip().rstrip("%").strip()
         try:
             limit = float(number)
         except ValueError:
-            raise CompareError(f"{source}: {part!r}: {number!r} is not a number") from None
+            return f"{part!r}: {number!r} is not a number"
         if not math.isfinite(limit) or limit < 0:
-            raise CompareError(f"{source}: {part!r}: the limit must be a finite number >= 0")
+            return f"{part!r}: the limit must be a finite number >= 0"
         out.append(Threshold(name, limit, relative))
     if not out:
-        raise CompareError(f"{source}: no threshold given (e.g. cost:10%,turns:2,calls:1)")
+        return "no threshold given (e.g. cost:10%,turns:2,calls:1)"
     return out
 
 
