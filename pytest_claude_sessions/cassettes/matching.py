@@ -38,7 +38,9 @@ __all__ = [
     "MatchContext",
     "Matcher",
     "MatcherTable",
+    "closest",
     "differences",
+    "nearest",
     "normalize_match_on",
     "normalize_request",
     "register_matcher",
@@ -239,6 +241,28 @@ def normalize_request(call: CliCall) -> dict[str, Any]:
         "continue": call.continue_,
         "options": options,
     }
+
+
+def closest(diffs: Iterable[tuple[int, list[str]]]) -> tuple[int, list[str]]:
+    """Of ``(interaction index, differing criteria)`` pairs, the one differing on the fewest criteria (the
+    earliest on a tie): the interaction a mismatch is shown against."""
+    return min(diffs, key=lambda item: (len(item[1]), item[0]))
+
+
+def nearest(
+    recorded: Iterable[Mapping[str, Any]],
+    actual: Mapping[str, Any],
+    match_on: Iterable[str],
+    *,
+    table: MatcherTable | None = None,
+    ids: Mapping[str, str] | None = None,
+) -> tuple[int, list[str]] | None:
+    """The recorded request (index, differing criteria) nearest to ``actual`` among all of ``recorded``
+    (no criteria: it matches); ``None`` when nothing is recorded. ``order`` is left to the caller."""
+    criteria = [name for name in match_on if name != "order"]
+    matchers = table or DEFAULT_MATCHERS
+    diffs = [(i, matchers.differences(r, actual, criteria, ids=ids)) for i, r in enumerate(recorded)]
+    return closest(diffs) if diffs else None
 
 
 def request_diff(recorded: Mapping[str, Any], actual: Mapping[str, Any], *, recorded_label: str) -> str:

@@ -62,6 +62,7 @@ from pytest_claude_sessions.cassettes.interactions import (
 from pytest_claude_sessions.cassettes.matching import (
     DEFAULT_MATCHERS,
     MatcherTable,
+    closest,
     normalize_request,
     request_diff,
 )
@@ -123,6 +124,9 @@ class CassetteReport:
     cli_version: str | None = None
     recorded_at: str | None = None
     cli_versions: list[str] = field(default_factory=list)
+    # Calls that found no recorded match: position, the (scrubbed) request, match_on and the session ids
+    # mapped so far. ``claude-sessions why`` explains them from the run's report.json.
+    misses: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (for xdist reports)."""
@@ -139,6 +143,7 @@ class CassetteReport:
             "cli_version": self.cli_version,
             "recorded_at": self.recorded_at,
             "cli_versions": list(self.cli_versions),
+            "misses": [dict(m) for m in self.misses],
         }
 
 
@@ -202,6 +207,7 @@ class CassetteInterceptor:
         self._new: list[dict[str, Any]] = []
         self._replayed = 0
         self._errors: list[CassetteError] = []
+        self._misses: list[dict[str, Any]] = []
         self._to_actual: dict[str, str] = {}  # recorded session id -> the id the test supplied this run
         self._to_recorded: dict[str, str] = {}
         self._finished: CassetteReport | None = None
@@ -312,6 +318,15 @@ class CassetteInterceptor:
                 return plan
             error = self._no_match(plan, diffs)
             self._errors.append(error)
+            self._misses.append(
+                {
+                    "position": plan.position,
+                    "request": plan.request,
+                    "match_on": list(self.match_on),
+                    "ids": dict(self._to_recorded),
+                    "error": type(error).__name__,
+                }
+            )
         raise error
 
     def _call_scrubber(self, call: CliCall, cwds: list[str]) -> CallScrubber:
@@ -346,7 +361,7 @@ class CassetteInterceptor:
                 f"Record the new calls with: {self._command('new_episodes')}\n"
                 f"or re-record the test with: {self._command('rewrite')}"
             )
-        index, differ = min(diffs, key=lambda item: len(item[1]))
+        index, differ = closest(diffs)
         diff = request_diff(
             self.interactions[index].get("request") or {},
             plan.request,
@@ -539,6 +554,7 @@ class CassetteInterceptor:
                 recorded=len(self._new),
                 unused=self.unused(),
                 superseded=self.superseded(),
+                misses=list(self._misses),
             )
             if skipped:
                 report.not_saved_reason = "the test was skipped" + (

@@ -15,7 +15,7 @@ from pytest_claude_sessions.errors import ClaudeSessionsError
 
 EPILOG = """exit codes:
   0  ok
-  1  findings: broken transcripts, lint problems, drift, a diff (with --exit-code), regressions
+  1  findings: broken transcripts, lint problems, drift, a diff (with --exit-code), a miss explained
   2  bad arguments or input: no such run, file or directory; an unreadable store or report
 """
 
@@ -41,7 +41,7 @@ RUN_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pytest_claude_sessions.commands import cassettes, runs, transcripts
+    from pytest_claude_sessions.commands import cassettes, runs, transcripts, why
 
     parser = argparse.ArgumentParser(
         prog="claude-sessions",
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     _store_arg(p)
 
+    why.add_parser(add, _json_arg, _store_arg)
     cassettes.add_parsers(add, _json_arg)
 
     p = add(
