@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         ClaudeExecutor as ClaudeExecutor,
         FollowUpOptions as FollowUpOptions,
         Guard as Guard,
+        ProgressObserver as ProgressObserver,
         RunOptions as RunOptions,
     )
     from pytest_claude_sessions.executor.options import (
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 # submodule -> the public names it defines (what mypy sees is the block above; a test checks they agree)
 _EXPORTS = {
     "core": "Before CallCore CallInterceptor",
-    "executor": "CallRecord ClaudeExecutor FollowUpOptions Guard RunOptions",
+    "executor": "CallRecord ClaudeExecutor FollowUpOptions Guard ProgressObserver RunOptions",
     "options": "CallOptions CommonOptions",
     "parsing": "StreamEvent",
 }

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from pytest_claude_sessions.errors import (
     ClaudeNotFoundError,
@@ -79,6 +79,15 @@ _VERSION_TIMEOUT = 15.0
 
 Guard = Callable[[CliCall], None]
 EventCallback = Callable[[StreamEvent], object]
+
+
+class ProgressObserver(Protocol):
+    """Watches live stream-json calls (:attr:`ClaudeExecutor.progress`): ``event`` for each event as it
+    arrives, ``done`` once the process has ended. Replayed calls are not shown to it."""
+
+    def event(self, event: StreamEvent) -> None: ...
+
+    def done(self) -> None: ...
 
 
 class FollowUpOptions(CommonOptions, total=False):
@@ -151,8 +160,9 @@ class CallRecord:
 class _Dispatcher:
     """Hands stream-json events to ``on_event`` in order: live as lines arrive, or after a replay."""
 
-    def __init__(self, on_event: EventCallback) -> None:
+    def __init__(self, on_event: EventCallback | None, progress: ProgressObserver | None = None) -> None:
         self.on_event = on_event
+        self.progress = progress  # sees live events only (see feed)
         self.live = False
         self.count = 0
 
@@ -167,12 +177,18 @@ class _Dispatcher:
     def feed(self, line: str, elapsed: float) -> None:
         event = self._event(line, elapsed)
         if event is not None:
-            self.on_event(event)
+            if self.progress is not None:
+                self.progress.event(event)
+            if self.on_event is not None:
+                self.on_event(event)
 
     async def afeed(self, line: str, elapsed: float) -> None:
         event = self._event(line, elapsed)
         if event is not None:
-            await _maybe_await(self.on_event(event))
+            if self.progress is not None:
+                self.progress.event(event)
+            if self.on_event is not None:
+                await _maybe_await(self.on_event(event))
 
     def replay(self, outcome: CliOutcome) -> Iterator[StreamEvent]:
         """The events of an outcome that did not run live (a replay), each stamped with the time since
@@ -184,6 +200,11 @@ class _Dispatcher:
             event = self._event(line, time.monotonic() - start)
             if event is not None:
                 yield event
+
+    def ended(self) -> None:
+        """The live process has ended: the progress line goes."""
+        if self.progress is not None:
+            self.progress.done()
 
 
 @dataclass
@@ -300,6 +321,8 @@ class ClaudeExecutor:
         self.isolate = isolate
         self.check = check
         self.interceptor = interceptor
+        # Sees the events of live stream-json calls as they arrive (the plugin's progress line under -v).
+        self.progress: ProgressObserver | None = None
         self.guards: list[Guard] = list(guards)
         self.history: list[CallRecord] = []
         self._claude_bin = claude_bin
@@ -471,7 +494,7 @@ class ClaudeExecutor:
             before = self.core.before(pending.call)
             spawn = functools.partial(self._spawn, pending)
             outcome = dispatch(pending.call, spawn, self.interceptor)
-            if pending.dispatcher is not None:
+            if pending.dispatcher is not None and pending.dispatcher.on_event is not None:
                 for event in pending.dispatcher.replay(outcome):
                     pending.dispatcher.on_event(event)
             result = self.core.complete(pending.call, outcome, before, cli_version=self.cli_version)
@@ -488,7 +511,7 @@ class ClaudeExecutor:
             before = self.core.before(pending.call)
             spawn = functools.partial(self._aspawn, pending)
             outcome = await adispatch(pending.call, spawn, self.interceptor)
-            if pending.dispatcher is not None:
+            if pending.dispatcher is not None and pending.dispatcher.on_event is not None:
                 for event in pending.dispatcher.replay(outcome):
                     await _maybe_await(pending.dispatcher.on_event(event))
             result = self.core.complete(pending.call, outcome, before, cli_version=self.cli_version)
@@ -546,8 +569,9 @@ class ClaudeExecutor:
         check = call_options.pop("check", None)
         check_option_names(call_options, "run")
         call = self._build_call(prompt, call_options)
+        progress = self.progress if call.output_format == "stream-json" else None
         if on_event is None:
-            dispatcher = None
+            dispatcher = None if progress is None else _Dispatcher(None, progress)
         elif call.output_format != "stream-json":
             raise ExecutorUsageError(
                 "on_event needs output_format='stream-json' (the json format has no events)"
@@ -555,7 +579,7 @@ class ClaudeExecutor:
         elif not callable(on_event):
             raise ExecutorUsageError(f"on_event must be callable, got {type(on_event).__name__}")
         else:
-            dispatcher = _Dispatcher(on_event)
+            dispatcher = _Dispatcher(on_event, progress)
         return _Pending(call, dispatcher, self.check if check is None else bool(check))
 
     def _live_argv(self, pending: _Pending, call: CliCall) -> list[str]:
@@ -576,6 +600,9 @@ class ClaudeExecutor:
             return run_sync(argv, cwd=call.cwd, env=call.env, timeout=call.timeout, on_line=on_line)
         except OSError as exc:
             raise _start_failed(exc, argv, self.core.redact_for(call)) from exc
+        finally:
+            if pending.dispatcher is not None:
+                pending.dispatcher.ended()
 
     async def _aspawn(self, pending: _Pending, call: CliCall) -> CliOutcome:
         __tracebackhide__ = True
@@ -585,6 +612,9 @@ class ClaudeExecutor:
             return await run_async(argv, cwd=call.cwd, env=call.env, timeout=call.timeout, on_line=on_line)
         except OSError as exc:
             raise _start_failed(exc, argv, self.core.redact_for(call)) from exc
+        finally:
+            if pending.dispatcher is not None:
+                pending.dispatcher.ended()
 
     # ----------------------------------------------------------------- resume / fork / legacy
 

@@ -163,6 +163,9 @@ def build_executor(
 
     if uses_cassette(request.node, settings):
         executor.interceptor = request.getfixturevalue("claude_cassette")
+    from pytest_claude_sessions.plugin.progress import progress_for
+
+    executor.progress = progress_for(request.config)  # -v on a terminal: live calls show their progress
     state(request.node, run).executor = executor
     request.config.hook.pytest_claude_sessions_executor(executor=executor, request=request)
     return executor
