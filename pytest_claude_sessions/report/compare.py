@@ -195,7 +195,7 @@ class Comparison:
 
 
 def _change(field: str, then: float, now: float) -> str:
-    if then == now:
+    if _fmt(field, then) == _fmt(field, now):  # a change below the shown precision is no change shown
         return _fmt(field, now)
     pct = "" if then == 0 else f" ({(now - then) / then * 100:+.1f}%)"
     return f"{_fmt(field, then)} → {_fmt(field, now)}{pct}"
