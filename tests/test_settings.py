@@ -318,7 +318,15 @@ def test_bad_store_and_cassette_dirs_are_start_up_errors(
 
 def test_every_row_is_reachable_from_each_of_its_sources() -> None:
     """One table: each row's flag, env var and ini key all reach the same setting, with the same parser."""
-    samples = {"path": "p", "int": "3", "float": "2.5", "bool": "1", "choice": None, "str": "x"}
+    samples = {
+        "path": "p",
+        "int": "3",
+        "float": "2.5",
+        "bool": "1",
+        "choice": None,
+        "str": "x",
+        "thresholds": "cost:10%",
+    }
     for spec in OPTION_SPECS:
         if spec.kind == "regexes":
             continue

@@ -557,6 +557,8 @@ def register(parser: Any) -> None:
     for spec in OPTION_SPECS:
         env = " / ".join(f"${name}" for name in spec.env)
         text = spec.help + (f" (env {env})" if env else "")
+        ini_text = text
+        text = text.replace("%", "%%")  # argparse %-formats an option's help (cost:10% is no format)
         if spec.flag is not None and spec.is_flag and spec.ini is None:
             group.addoption(spec.flag, action="store_true", default=False, dest=spec.dest, help=text)
         elif spec.flag is not None and spec.is_flag:
@@ -567,4 +569,4 @@ def register(parser: Any) -> None:
             group.addoption(spec.flag, default=None, dest=spec.dest, help=text)
         if spec.ini is not None:
             kind = "linelist" if spec.kind == "regexes" else "string"
-            parser.addini(spec.ini, text, type=kind, default=[] if kind == "linelist" else "")
+            parser.addini(spec.ini, ini_text, type=kind, default=[] if kind == "linelist" else "")
