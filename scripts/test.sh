@@ -11,6 +11,11 @@ bash scripts/install-claude-cli.sh
 # the executor's binary discovery would find, and the rest of the suite tests discovery without it.
 [ -d .sdk/claude_agent_sdk ] || .venv/bin/python -m pip install -q --disable-pip-version-check \
     --target .sdk "claude-agent-sdk==0.2.184"
+# pytest-html, for the test of its extras only, in .pytest-html/ (not the venv: it is optional, and every
+# other run must work without it).
+[ -d .pytest-html/pytest_html ] || .venv/bin/python -m pip install -q --disable-pip-version-check \
+    --no-deps --target .pytest-html "pytest-html==4.2.0" "pytest-metadata==3.1.1" "jinja2==3.1.6" \
+    "markupsafe==3.0.4"
 # The HTML report is checked in a real headless browser: Debian's chromium-headless-shell (or chromium).
 if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

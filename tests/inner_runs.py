@@ -138,13 +138,17 @@ def record_gate_cassettes(directory: Path, claude: Path) -> Path:
 
 
 def replay_gate(
-    directory: Path, variant: str, *args: str, store: str = ".claude_sessions"
+    directory: Path, variant: str, *args: str, store: str = ".claude_sessions", pythonpath: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Replay one variant (mode none: no CLI is run) with the given options."""
+    """Replay one variant (mode none: no CLI is run) with the given options (``pythonpath``: a directory
+    of optional plugins put first on the inner run's path)."""
+    env = clean_env(GATE_VARIANT=variant)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
     return run_pytest(
         directory,
         f"--claude-cassette-dir=cassettes-{variant}",
         f"--claude-sessions-dir={store}",
         *args,
-        env=clean_env(GATE_VARIANT=variant),
+        env=env,
     )

@@ -239,3 +239,59 @@ def test_the_plugin_writes_the_same_report_with_and_without_xdist(tmp_path: Path
     assert sections == ["test_inner.py::test_chain", "test_inner.py::test_steady"]
     assert texts[0].count('class="edge resume"') == 1  # test_chain: new → resume
     assert "<b>assistant</b>: Nice to meet you, Alice!" in texts[0]  # the replayed transcripts' conversation
+
+
+PYTEST_HTML_DIR = Path(__file__).resolve().parent.parent / ".pytest-html"
+
+
+def _pytest_html_rows(report: Path) -> dict[str, list[str]]:
+    """Per test id, the html extras of its rows in a pytest-html 4 report (its data is a JSON blob)."""
+    import html as html_lib
+    import json
+
+    blob = re.search(r'data-jsonblob="([^"]*)"', report.read_text())
+    assert blob is not None, "not a pytest-html 4 report"
+    data = json.loads(html_lib.unescape(blob[1]))
+    return {
+        test_id: [e["content"] for row in rows for e in row.get("extras", []) if e["format_type"] == "html"]
+        for test_id, rows in data["tests"].items()
+    }
+
+
+def test_pytest_html_gets_the_graph_and_steps_as_extras(tmp_path: Path) -> None:
+    """With pytest-html (optional; scripts/test.sh puts it in .pytest-html/, never in the venv) each test's
+    session graph and steps table are extras of its row, with and without xdist."""
+    from conftest import find_claude_bin
+    from inner_runs import record_gate_cassettes, replay_gate
+
+    if not (PYTEST_HTML_DIR / "pytest_html").is_dir():
+        msg = "pytest-html is not in .pytest-html/ (bash scripts/test.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    claude = find_claude_bin()
+    if claude is None:
+        pytest.skip("the Claude Code CLI is not installed (bash scripts/install-claude-cli.sh)")
+    root = record_gate_cassettes(tmp_path / "suite", claude)
+    seen = []
+    for name, extra in (("serial", ()), ("xdist", ("-n", "2"))):
+        done = replay_gate(
+            root,
+            "base",
+            f"--html=out/{name}.html",
+            "--self-contained-html",
+            *extra,
+            pythonpath=str(PYTEST_HTML_DIR),
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        rows = _pytest_html_rows(root / "out" / f"{name}.html")
+        chain = [c for c in rows["test_inner.py::test_chain"] if 'class="claude-sessions"' in c]
+        assert len(chain) == 1, rows
+        assert chain[0].count('<g class="node ok replayed"') == 2 and 'class="edge resume"' in chain[0]
+        assert '<table class="steps">' in chain[0] and "my name is Alice" in chain[0]
+        assert not any("claude-sessions" in c for c in rows["test_inner.py::test_plain"])  # no Claude call
+        seen.append(chain[0])
+    assert seen[0] == seen[1]
+    # without --html nothing is added (and with pytest-html absent the plugin never imports it)
+    plain = replay_gate(root, "base", pythonpath=str(PYTEST_HTML_DIR))
+    assert plain.returncode == 0 and "html-4.2.0" in plain.stdout, plain.stdout

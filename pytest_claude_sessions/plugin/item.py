@@ -365,4 +365,7 @@ def note_report(item: pytest.Item, rep: pytest.TestReport) -> pytest.TestReport:
             data = _wire(test, item.nodeid, rep.failed)
             if data is not None:
                 rep.claude_sessions = data  # type: ignore[attr-defined]
+                from pytest_claude_sessions.plugin import html_extras
+
+                html_extras.add(item.config, rep, data.get("record"))
     return rep

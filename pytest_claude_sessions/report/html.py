@@ -9,6 +9,7 @@ run (sorted records, no clock), so the plugin with and without xdist and ``claud
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -333,6 +334,35 @@ def render_html(
         '<label><input type="checkbox" id="only-failing"> only failing</label>'
         '<button id="expand" type="button">expand all</button><span id="shown"></span></div>'
         f"<main>{sections}</main><script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+FRAGMENT_CLASS = "claude-sessions"
+# The report's rules the graph and the steps table need, scoped to the fragment (another page's own
+# tables and SVGs keep their look).
+_FRAGMENT_PREFIXES = ("svg", "table", "th", "td", ".mono", ".err")
+
+
+def _fragment_css() -> str:
+    variables = re.search(r":root\{([^}]*)\}", CSS)
+    rules = [f".{FRAGMENT_CLASS}{{{variables[1] if variables else ''}}}"]
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", CSS):
+        parts = [s.strip() for s in selector.split(",")]
+        if all(s.startswith(_FRAGMENT_PREFIXES) for s in parts):
+            rules.append(",".join(f".{FRAGMENT_CLASS} {s}" for s in parts) + "{" + body + "}")
+    return "".join(rules)
+
+
+def session_fragment(record: Mapping[str, Any]) -> str:
+    """One test's session graph and steps table as a self-contained HTML fragment (its CSS inline and
+    scoped), for another report to embed: pytest-html's extras."""
+    steps = record.get("steps") or []
+    if not steps:
+        return ""
+    title = f"claude sessions: {_plural(len(steps), 'step')}, {_money(record.get('cost_usd'))}"
+    return (
+        f'<div class="{FRAGMENT_CLASS}"><style>{_fragment_css()}</style><h4>{_e(title)}</h4>'
+        f'<div class="graph">{render_graph(steps)}</div>{_steps_table(steps)}</div>'
     )
 
 
