@@ -385,6 +385,33 @@ def test_json_report_problems_are_found_before_the_run(tmp_path: Path) -> None:
     assert json_report_problem(tmp_path / "new" / "deep" / "r.json") is None
     assert not (tmp_path / "new").exists()  # checked, not created
     assert json_report_problem(tmp_path / "file") is None  # an existing file is replaced
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "file", tmp_path / "taken"]  # probes leave nothing
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_report_place_that_takes_no_file_is_found_although_permission_bits_allow_it() -> None:
+    # root passes every permission check; /proc still takes no new file or directory
+    assert (json_report_problem(Path("/proc/x/y.json")) or "").startswith("nothing can be created in /proc")
+    assert (json_report_problem(Path("/proc/y.json")) or "").startswith("nothing can be created in /proc")
+
+
+def test_a_report_that_cannot_be_written_at_the_end_fails_the_run(pytester: pytest.Pytester) -> None:
+    """The place was fine at start-up and is gone at the end: the run's exit status says so."""
+    pytester.makepyfile(
+        test_gone="""
+        import os, shutil
+
+        def test_removes_the_report_dir(session_tracker):
+            session_tracker.update_session("11111111-2222-4333-8444-555555555555", "p", "r")
+            shutil.rmtree("out")
+            open("out", "w").close()  # a file where the report's directory was
+        """
+    )
+    (pytester.path / "out").mkdir()
+    result = pytester.runpytest_subprocess("--claude-json-report=out/r.json", "-p", "no:asyncio")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["*could not write the JSON report to *out/r.json*"])
 
 
 def test_store_gets_gitignore_and_cachedir_tag_only_when_it_is_ours(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ keeps start-up cheaper (pytest rewrites every module of a pytest11 package it im
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,8 +109,10 @@ def junit_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def json_report_problem(path: Path) -> str | None:
-    """Why the JSON report could not be written to ``path`` at the end of the run, checked at start-up
-    without creating anything (``None``: it can). Directories that do not exist yet are made later."""
+    """Why a report file could not be written to ``path`` at the end of the run, checked at start-up
+    (``None``: it can). The nearest existing directory is probed with a temporary file (and directory,
+    when some are still to be made), removed at once: permission bits do not tell (root passes them on a
+    read-only or pseudo file system such as ``/proc``)."""
     if path.is_dir():
         return "it is a directory"
     parent = path.parent
@@ -118,8 +122,14 @@ def json_report_problem(path: Path) -> str | None:
         return f"{parent} is not a directory"
     if path.exists() and not os.access(path, os.W_OK):
         return f"{path} is not writable"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"directory {parent} is not writable"
+    try:  # the report is written beside its place and renamed over it: the directory must take a file
+        fd, probe = tempfile.mkstemp(prefix=".claude-sessions-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+        if parent != path.parent:
+            os.rmdir(tempfile.mkdtemp(prefix=".claude-sessions-probe-", dir=parent))
+    except OSError as exc:
+        return f"nothing can be created in {parent}: {os.strerror(exc.errno or errno.EIO)}"
     return None
 
 
