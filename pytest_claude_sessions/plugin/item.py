@@ -22,6 +22,7 @@ from pytest_claude_sessions.plugin.state import RunView, TestState, existing_sta
 if TYPE_CHECKING:
     from pytest_claude_sessions.assertions import budget
     from pytest_claude_sessions.executor.executor import ClaudeExecutor
+    from pytest_claude_sessions.redact import Redactor
     from pytest_claude_sessions.store.tracker import SessionTracker
     from pytest_claude_sessions.transcripts.chain import ChainContinuity
 
@@ -360,6 +361,8 @@ def after_body(item: pytest.Item) -> Generator[None, object, object]:
 def note_report(item: pytest.Item, rep: pytest.TestReport) -> pytest.TestReport:
     test = existing_state(item)
     if test is not None:
+        if rep.failed:
+            redact_failure(rep, test.redactor())
         test.outcomes[rep.when] = rep.outcome
         if rep.when == "teardown":
             data = _wire(test, item.nodeid, rep.failed)
@@ -369,3 +372,15 @@ def note_report(item: pytest.Item, rep: pytest.TestReport) -> pytest.TestReport:
 
                 html_extras.add(item.config, rep, data.get("record"))
     return rep
+
+
+def redact_failure(rep: pytest.TestReport, redactor: Redactor) -> None:
+    """pytest's own text of a failure (the traceback with its assertion details and locals, the captured
+    output) goes to the terminal and junit: a secret in it (a prompt echoed in an assertion, the agent's
+    argv among the locals) is replaced. The structured traceback stays when nothing needed replacing."""
+    if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):  # a tuple is a skip's location
+        text = str(rep.longrepr)
+        clean = redactor.redact(text)
+        if clean != text:
+            rep.longrepr = clean
+    rep.sections = [(name, redactor.redact(content)) for name, content in rep.sections]

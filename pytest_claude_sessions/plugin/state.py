@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_claude_sessions.executor.executor import ClaudeExecutor
     from pytest_claude_sessions.models import SessionInfo
     from pytest_claude_sessions.plugin.options import Settings
+    from pytest_claude_sessions.redact import Redactor
     from pytest_claude_sessions.store.tracker import SessionTracker
 
 
@@ -67,6 +68,14 @@ class TestState:
 
     def steps(self) -> list[SessionInfo]:
         return [] if self.tracker is None else list(self.tracker.session_chain)[self.start_step :]
+
+    def redactor(self) -> Redactor:
+        """The rules of this test's steps and errors, plus the key variables of its CLI's environment
+        (the stub's dummy key, a token the test set): what pytest shows of a failure passes through it."""
+        from pytest_claude_sessions.redact import Redactor
+
+        base = self.tracker.redactor if self.tracker is not None else Redactor()
+        return base.with_env(self.executor.build_env()) if self.executor is not None else base
 
     @property
     def did_not_pass(self) -> tuple[bool, bool]:
