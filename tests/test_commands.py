@@ -112,6 +112,8 @@ def test_show_tree_and_conversation(
     code, out, _ = cli(capsys, "show", "-k", "raises")
     assert "test_inner.py::test_raises  passed  0 calls, 0 sessions, $0.0000, 0 turns, 1 error" in out
     assert re.search(r"raised: resume \w+Error: ", out), out
+    raised = re.search(r"raised: resume (\w+Error): (.*)", out)
+    assert raised and not raised.group(2).startswith(raised.group(1)), out  # the type once
 
     code, out, _ = cli(capsys, "show", "-2", "--json", "-k", "chain")
     data = json.loads(out)
@@ -150,6 +152,7 @@ def test_diff_names_changed_added_and_gone(project: Path, capsys: pytest.Capture
     assert len(table) == int(counts.group(1)) + 2  # unchanged tests are hidden...
     code, out, _ = cli(capsys, "diff", "-2", "-1", "--store", store, "--all")
     assert len(out.split("totals:")[0].splitlines()[2:]) == 5  # ...unless --all
+    assert not re.search(r"\b(True|False|None)\b", out), out  # continuity in words: ok, broken, -
     code, _, _ = cli(capsys, "diff", "-2", "-1", "--store", store, "--exit-code")
     assert code == 1
     code, out, _ = cli(capsys, "diff", "-1", "-1", "--store", store, "--exit-code", "--json")
@@ -218,3 +221,13 @@ def test_console_script_and_python_m(project: Path) -> None:
         check=False,
     )
     assert done2.returncode == 0 and done2.stdout == done.stdout
+
+
+def test_a_missing_store_or_no_transcript_is_one_error_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(capsys, "runs", "--store", str(tmp_path / "nope"))
+    assert code == 2 and out == "" and "no store at" in err and "nope" in err
+    (tmp_path / "cfg" / "projects").mkdir(parents=True)
+    code, out, err = cli(capsys, "validate", str(tmp_path / "cfg"))
+    assert code == 2 and out == "" and "no transcript found" in err

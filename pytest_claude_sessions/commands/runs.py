@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_claude_sessions.commands.keywords import compile_keywords
-from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, emit_json, money, plural, table
+from pytest_claude_sessions.commands.output import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CommandError,
+    emit_json,
+    money,
+    plural,
+    table,
+)
 from pytest_claude_sessions.report import model
 from pytest_claude_sessions.report.graph import Node, chain_graph, tree_lines
 from pytest_claude_sessions.store import runs as run_dirs
@@ -29,6 +37,8 @@ def _load(args: argparse.Namespace, ref: str | None) -> model.Run:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     store = _store(args)
+    if not store.is_dir():  # as for every other command: a missing directory is bad input, exit 2
+        raise CommandError(f"no store at {store}: no such directory (pass --store DIR)")
     rows: list[dict[str, Any]] = []
     for path in reversed(run_dirs.list_runs(store)):
         run = model.load_run_dir(path)
@@ -137,10 +147,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
         out.writelines(f"  {line}\n" for line in tree_lines(nodes, label))
         for failed in rec.get("failed_calls") or []:
-            out.write(
-                f"  raised: {failed.get('kind')} {failed.get('error_type')}: "
-                f"{excerpt(failed.get('error'), 100)}\n"
-            )
+            out.write(f"  raised: {failed.get('kind')} {_error_text(failed)}\n")
     return EXIT_OK
 
 
@@ -174,8 +181,18 @@ def diff_runs(a: model.Run, b: model.Run) -> dict[str, Any]:
     return {"a": a.run_id, "b": b.run_id, "totals": {"a": a.totals(), "b": b.totals()}, "tests": tests}
 
 
+def _error_text(failed: dict[str, Any]) -> str:
+    """``Type: message`` once (an error text may already start with its type)."""
+    kind, text = str(failed.get("error_type") or ""), str(failed.get("error") or "")
+    return excerpt(text if not kind or text.startswith(kind + ":") else f"{kind}: {text}", 100 + len(kind))
+
+
+def _continuity_word(value: Any) -> str:
+    return {True: "ok", False: "broken", None: "-"}.get(value, str(value))
+
+
 def _cell(then: Any, now: Any, key: str) -> str:
-    fmt = money if key == "cost_usd" else str
+    fmt = money if key == "cost_usd" else _continuity_word if key == "continuity" else str
     if then is None:
         return fmt(now)
     if now is None:

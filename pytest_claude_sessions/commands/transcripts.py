@@ -17,6 +17,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     files = sorted(
         p for p in projects.glob("*/*.jsonl") if is_session_id(p.stem) and p.is_file() and not p.is_symlink()
     )
+    if not files:  # before any summary line: one message, not "0 ok" and then an error
+        raise CommandError(f"no transcript found under {projects}")
     results = []
     for path in files:
         ok, reason = validator.validate_path(path)
@@ -30,6 +32,4 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(
             f"{plural(len(files), 'transcript')} in {projects}: {len(files) - len(bad)} ok, {len(bad)} broken"
         )
-    if not files:
-        raise CommandError(f"no transcript found under {projects}")
     return EXIT_FINDINGS if bad else EXIT_OK
