@@ -128,6 +128,30 @@ def test_merge_refuses_a_store_with_several_runs(shards: list[Path], tmp_path: P
     assert len(run_dirs.list_runs(target)) == 2  # untouched
 
 
+def test_merge_refuses_a_pytest_store_or_a_directory_with_other_files(
+    shards: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a store of one plain pytest run: its run would be replaced by the merged one
+    plain = tmp_path / "plain"
+    make_shard(plain, 9, [("x.py::y", "passed", 1)])
+    before = tree_bytes(plain)
+    assert main(["merge", str(shards[0]), "--into", str(plain)]) == 2
+    assert "which no merge made" in capsys.readouterr().err
+    assert tree_bytes(plain) == before
+    # a directory holding something else
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("mine")
+    assert main(["merge", str(shards[0]), "--into", str(other)]) == 2
+    assert "holds files no merge made (x.txt)" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == ["x.txt"]
+    # ...while a store made by merge takes the next merge
+    merged = tmp_path / "merged"
+    assert main(["merge", str(shards[0]), "--into", str(merged)]) == 0
+    assert main(["merge", str(shards[1]), "--into", str(merged)]) == 0
+    assert len(run_dirs.list_runs(merged)) == 1
+
+
 # --------------------------------------------------------------------------- the CI recipe, end to end
 
 

@@ -83,11 +83,7 @@ def merge_stores(sources: Sequence[Path], into: Path) -> MergeResult:
     """Merge the runs ``sources`` name into the store ``into`` (created when missing)."""
     if not sources:
         raise StoreError("merge: no source given")
-    previous = run_dirs.list_runs(into) if into.exists() else []
-    if len(previous) > 1:
-        raise StoreError(
-            f"merge target {into} holds {len(previous)} runs: give an empty directory or one made by merge"
-        )
+    previous = _merge_target_runs(into)
     run_paths = sorted({source_run(p).resolve() for p in sources} | {p.resolve() for p in previous})
     read = [_read_source(p) for p in run_paths]
 
@@ -119,6 +115,33 @@ def merge_stores(sources: Sequence[Path], into: Path) -> MergeResult:
         if old.resolve() != target.resolve():
             shutil.rmtree(old)
     return MergeResult(target, run_id, run_paths, len(records), sum(len(c) for c in steps.values()))
+
+
+def _merge_target_runs(into: Path) -> list[Path]:
+    """The run an earlier merge left in ``into`` (it takes part in the union and is replaced); ``into``
+    must be missing, empty, or made by merge: a store of a pytest run, or a directory with other files,
+    is refused before anything is written (its runs would be replaced by the merged one)."""
+    if not into.exists():
+        return []
+    if not into.is_dir():
+        raise StoreError(f"merge target {into} is not a directory")
+    fix = "give an empty directory or one made by claude-sessions merge"
+    previous = run_dirs.list_runs(into)
+    if len(previous) > 1:
+        raise StoreError(f"merge target {into} holds {len(previous)} runs: {fix}")
+    for run in previous:
+        try:
+            report = json.loads((run / REPORT_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = None
+        if not isinstance(report, dict) or not report.get("merged_from"):
+            raise StoreError(f"merge target {into} holds run {run.name}, which no merge made: {fix}")
+    known = {run_dirs.RUNS_DIRNAME, *run_dirs.STORE_MARKERS}
+    other = sorted(p.name for p in into.iterdir() if p.name not in known)
+    if other:
+        shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+        raise StoreError(f"merge target {into} holds files no merge made ({shown}): {fix}")
+    return previous
 
 
 def _source_ids(source: _Source) -> list[str]:
