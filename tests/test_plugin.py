@@ -381,6 +381,7 @@ def test_marker_agent_names_the_chain_and_bad_marker_args_fail(
     # a bad marker value is a set-up error (before any call could spend money)
     result.assert_outcomes(passed=2, failed=2, errors=2)
     result.stdout.fnmatch_lines(["*claude_session: unknown argument(s) agnet*"])
+    assert "During handling of the above exception" not in result.stdout.str()  # each message once
     result.stdout.fnmatch_lines(["*ERROR at setup of test_bad_budget*"])
     result.stdout.fnmatch_lines(["*claude_budget: max_turns must be an integer >= 0, got -1*"])
     # claude_session turns interception on (plugin/intercept.py), which brings claude_executor, hence a

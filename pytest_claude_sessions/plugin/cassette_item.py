@@ -186,8 +186,10 @@ def start(item: pytest.Item, run: RunView) -> CassetteState:
     try:
         test.cassette = build_cassette(item, run.settings, run)
     except ValueError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return test.cassette
+        problem = str(exc)
+    else:
+        return test.cassette
+    pytest.fail(problem, pytrace=False)  # outside the except: the message once, no exception chain
 
 
 def finish(item: pytest.Item, run: RunView, cassette: CassetteState) -> None:

@@ -230,7 +230,8 @@ def budget_limits(item: pytest.Item) -> budget.BudgetLimits | None:
     try:
         return budget.BudgetLimits.from_kwargs(markers.kwargs_or_fail(item, "claude_budget"))
     except ValueError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)  # outside the except: the message once, no exception chain
 
 
 def _has(item: pytest.Item, name: str) -> bool:

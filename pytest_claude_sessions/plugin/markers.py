@@ -83,4 +83,5 @@ def kwargs_or_fail(item: pytest.Item, name: str) -> dict[str, Any]:
     try:
         return merged(item, name) or {}
     except MarkerError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)  # outside the except: no "During handling of ..." chain shown
