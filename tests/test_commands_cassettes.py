@@ -39,13 +39,18 @@ def test_lint_finds_a_secret_a_bad_placeholder_and_mixed_versions(
 ) -> None:
     path = one(cassettes)
     data = json.loads(path.read_text())
-    data["interactions"][0]["request"]["prompt"] = "use key sk-ant-api03-" + "A" * 40 + " and {{PCS_cwd}}"
+    data["interactions"][0]["request"]["prompt"] = (
+        "use key sk-ant-api03-" + "A" * 40 + " and {{PCS_cwd}} {{PCS_BOGUS}} {{PCS_HOME_REAL}} {{PCS_HOME"
+    )
     data["interactions"].append(dict(data["interactions"][0], cli_version="9.9.9"))
     path.write_text(json.dumps(data, indent=1))
     assert main(["cassettes", "lint", str(path), "--json"]) == 1
     problems = json.loads(capsys.readouterr().out)["cassettes"][0]["problems"]
     assert any("a secret is still in it (anthropic-key)" in p for p in problems), problems
     assert "malformed placeholder '{{PCS_cwd}}'" in problems
+    assert "unknown placeholder '{{PCS_BOGUS}}' (a replay cannot fill it)" in problems
+    assert "2 unterminated placeholder(s): '{{PCS_' without its '}}'" in problems  # the prompt is there twice
+    assert not any("PCS_HOME_REAL" in p for p in problems), problems  # a real name is fine
     assert any("several CLI versions (2.1.330, 9.9.9)" in p for p in problems)
     path.write_text("{broken")
     assert main(["cassettes", "lint", str(path)]) == 1

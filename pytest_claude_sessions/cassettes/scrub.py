@@ -22,7 +22,7 @@ from pytest_claude_sessions.ids import encode_project_path
 from pytest_claude_sessions.models import CliCall
 from pytest_claude_sessions.redact import SECRET_ENV_VARS, Redactor, env_secrets, marker
 
-__all__ = ["SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths"]
+__all__ = ["PLACEHOLDER_NAME", "SECRET_ENV_VARS", "CallScrubber", "CassetteScrubber", "PlaceholderPaths"]
 
 _MIN_PATH = 5  # "/", "/tmp", "/root" are too common to replace blindly
 _MIN_SLUG = 8
@@ -64,6 +64,12 @@ class CassetteScrubber:
         realpath and project-dir forms are computed on first need (a replay rarely needs a realpath).
         """
         return CallScrubber(self, _secrets(call.env, self.secrets), PlaceholderPaths.of(call, cwds))
+
+
+#: The names a placeholder may carry: a path (``CWD``, ``CWD_2``, ...) and its ``_REAL``/``_PROJECT`` forms.
+PLACEHOLDER_NAME = re.compile(
+    r"(?:CONFIG_DIR|CWD(?:_[2-9]|_[1-9][0-9]+)?|TMPDIR|XDG_RUNTIME_DIR|HOME)(?:_REAL|_PROJECT)?"
+)
 
 
 class PlaceholderPaths:

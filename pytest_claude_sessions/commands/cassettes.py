@@ -77,6 +77,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def lint_cassette(path: Path) -> list[str]:
     """The problems of one cassette: schema, secrets still in it, unknown placeholders, mixed versions."""
     from pytest_claude_sessions.cassettes.interactions import render_stdout
+    from pytest_claude_sessions.cassettes.scrub import PLACEHOLDER_NAME
     from pytest_claude_sessions.redact import Redactor
 
     data, error = _load(path)
@@ -110,6 +111,12 @@ def lint_cassette(path: Path) -> list[str]:
             )
     for token in sorted(set(_STRAY.findall(text)) - set(_PLACEHOLDER.findall(text))):
         problems.append(f"malformed placeholder {token!r}")
+    for token in sorted(set(_PLACEHOLDER.findall(text))):
+        if not PLACEHOLDER_NAME.fullmatch(token[6:-2]):
+            problems.append(f"unknown placeholder {token!r} (a replay cannot fill it)")
+    unterminated = len(re.findall(r"\{\{\s*PCS", text)) - len(_STRAY.findall(text))
+    if unterminated > 0:
+        problems.append(f"{unterminated} unterminated placeholder(s): '{{{{PCS_' without its '}}}}'")
     versions = {str(i.get("cli_version")) for i in data["interactions"] if i.get("cli_version")}
     if len(versions) > 1:
         problems.append(
