@@ -262,8 +262,8 @@ class ClaudeRun:
                 write_json_report(self.settings.json_report, self.report.to_json())
             except OSError as exc:
                 self.json_error = f"could not write the JSON report to {self.settings.json_report}: {exc}"
-            if session.exitstatus == pytest.ExitCode.OK:  # a green build must not lose its report unseen
-                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                if session.exitstatus == pytest.ExitCode.OK:  # a green build must not lose its report unseen
+                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
         if self.outputs is not None:
             records = self._report.sorted_records() if self._report is not None else []
             self.outputs.finish(self.run_id, self.run_dir, records, wrote_report)
