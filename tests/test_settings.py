@@ -343,3 +343,27 @@ def test_every_row_is_reachable_from_each_of_its_sources() -> None:
             assert settings.source_of(spec.name) == source, (spec.name, source)
         values = {str(getattr(s, spec.name)).rsplit("/", 1)[-1] for _, s in sources}
         assert len(values) == 1, (spec.name, values)
+
+
+def test_the_header_says_when_the_cli_found_is_the_agent_sdks_bundled_one(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found last (after PATH and project installs), the SDK's copy is often another version than the one
+    the project pins: the header says so and how to pin."""
+    import os
+    import sys
+
+    site = pytester.path / "site"
+    bundled = site / "claude_agent_sdk" / "_bundled" / "claude"
+    bundled.parent.mkdir(parents=True)
+    (site / "claude_agent_sdk" / "__init__.py").write_text("")
+    bundled.write_text("#!/bin/sh\necho 9.9.9\n")
+    bundled.chmod(0o755)
+    monkeypatch.delenv("CLAUDE_BIN", raising=False)
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:asyncio")
+    result.stdout.fnmatch_lines(
+        [f"*bin={bundled} (the Agent SDK's bundled CLI: pin yours with --claude-bin or $CLAUDE_BIN)*"]
+    )

@@ -390,6 +390,9 @@ def _to_wire(value: object) -> object:
 def _bin_shown(setting: str | None, resolved: str | None) -> str:
     if resolved is None:
         return setting or "claude on PATH"
+    if setting is None and f"{os.sep}_bundled{os.sep}" in resolved:
+        # found last, after PATH and project installs: often not the version the project pins
+        return f"{resolved} (the Agent SDK's bundled CLI: pin yours with --claude-bin or $CLAUDE_BIN)"
     if setting is None or resolved == setting:
         return resolved
     return f"{setting} -> {resolved}" if resolved != "not found" else f"{setting} (not found)"
