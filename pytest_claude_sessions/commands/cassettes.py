@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_claude_sessions.commands.arguments import AddCommand, json_arg
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json, table
 from pytest_claude_sessions.errors import CassetteError
 
@@ -215,7 +216,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(r["problems"] for r in rows) else EXIT_OK
 
 
-def add_parsers(add: Any, json_arg: Any) -> None:
+def add_parsers(add: AddCommand) -> None:
+    """``cassettes list|lint|prune`` and ``drift``."""
     p = add("cassettes", None, "list, lint or prune the cassettes of a project")
     sub = p.add_subparsers(dest="cassettes_command", metavar="ACTION", required=True)
     for name, handler, help_ in (

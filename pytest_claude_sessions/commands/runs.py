@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_claude_sessions.commands.arguments import RUN_HELP, AddCommand, json_arg, store_arg
 from pytest_claude_sessions.commands.keywords import compile_keywords
 from pytest_claude_sessions.commands.output import (
     EXIT_FINDINGS,
@@ -293,3 +294,68 @@ def write_text(path: Path, text: str) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text.encode("utf-8"))
+
+
+def add_parsers(add: AddCommand) -> None:
+    """``runs``, ``show``, ``diff``, ``merge`` and ``html``."""
+    p = add(
+        "runs",
+        cmd_runs,
+        "the runs of a store, newest first: id, time, tests, calls, sessions, cost, errors",
+    )
+    store_arg(p)
+    json_arg(p)
+
+    p = add(
+        "show",
+        cmd_show,
+        "each test's chain of a run as a tree (new → resume/continue → fork)",
+        "Each test's chain as a tree: a step per line (kind, session id, cost, turns, prompt, error); a fork "
+        "branches off, a resume or continue goes on below its step. --conversation adds the prompts, replies "
+        "and tool calls read from the CLI's transcripts when they are still there.",
+    )
+    p.add_argument("run", nargs="?", metavar="RUN", help=RUN_HELP)
+    p.add_argument("-k", metavar="EXPR", help="only tests whose node id matches (pytest -k grammar)")
+    p.add_argument("--conversation", action="store_true", help="show what was said in each step")
+    store_arg(p)
+    json_arg(p)
+
+    p = add(
+        "diff",
+        cmd_diff,
+        "per test, calls / turns / cost / sessions / continuity of run A and run B; tests added and gone",
+    )
+    p.add_argument("run_a", metavar="RUN_A", help=RUN_HELP)
+    p.add_argument("run_b", metavar="RUN_B", help=RUN_HELP)
+    p.add_argument("--all", action="store_true", help="list unchanged tests too")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when any test changed, was added or gone")
+    store_arg(p)
+    json_arg(p)
+
+    p = add(
+        "merge",
+        cmd_merge,
+        "merge stores (CI shards, machines) into one store with one run and one JSON report",
+        "Merge the newest run of each source store (or the run directories given) into DIR, which then holds "
+        "one run: every step and test record of the sources, plus what DIR held from an earlier merge. "
+        "Idempotent and order-free: the same sources give the same bytes in any order, merged at once or "
+        "one by one.",
+    )
+    p.add_argument("sources", nargs="+", metavar="SRC", help="a store or a run directory")
+    p.add_argument("--into", required=True, metavar="DIR", help="the merged store (created when missing)")
+    json_arg(p)
+
+    p = add(
+        "html",
+        cmd_html,
+        "write the self-contained HTML report of a stored run or a merged store",
+        "One file, no network (CSS, SVG and script inline): the run's totals, then every test, failing ones "
+        "first, with an SVG graph of its sessions, its steps, the calls that raised, the continuity verdicts "
+        "and the conversation (from the transcripts, when they are still there).",
+    )
+    p.add_argument("run", nargs="?", metavar="RUN", help=RUN_HELP)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the report")
+    p.add_argument("--title", default="Claude sessions", help="the report's title")
+    p.add_argument("--no-transcripts", action="store_true", help="do not read transcripts (faster)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    store_arg(p)

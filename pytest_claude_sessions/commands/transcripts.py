@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pytest_claude_sessions.commands.arguments import AddCommand, json_arg
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json, plural
 from pytest_claude_sessions.ids import is_session_id
 from pytest_claude_sessions.transcripts.validator import SessionValidator
@@ -33,3 +34,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{plural(len(files), 'transcript')} in {projects}: {len(files) - len(bad)} ok, {len(bad)} broken"
         )
     return EXIT_FINDINGS if bad else EXIT_OK
+
+
+def add_parsers(add: AddCommand) -> None:
+    """``validate``."""
+    p = add(
+        "validate",
+        cmd_validate,
+        "validate every transcript of a CLI config directory; chain breaks with file and line",
+    )
+    p.add_argument(
+        "config_dir",
+        nargs="?",
+        metavar="CONFIG_DIR",
+        help="the CLI's config directory (default: $CLAUDE_CONFIG_DIR, else ~/.claude)",
+    )
+    p.add_argument("--allow-torn-tail", action="store_true", help="accept a last line cut mid-record")
+    json_arg(p)

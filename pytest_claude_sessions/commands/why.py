@@ -24,10 +24,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_claude_sessions.commands.arguments import AddCommand, json_arg, store_arg
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json
 
 
-def add_parser(add: Any, json_arg: Any, store_arg: Any) -> None:
+def add_parsers(add: AddCommand) -> None:
+    """``why``."""
     p = add(
         "why",
         cmd_why,
