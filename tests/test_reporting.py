@@ -442,3 +442,40 @@ def test_store_gets_gitignore_and_cachedir_tag_only_when_it_is_ours(tmp_path: Pa
     (custom / ".gitignore").write_text("runs/\n")
     runs.create_run(custom).discard_if_empty()
     assert (custom / ".gitignore").read_text() == "runs/\n"
+
+
+@pytest.mark.parametrize("dist", [[], ["-n", "2"]], ids=["no_xdist", "xdist_two"])
+def test_a_claude_test_that_errors_at_setup_is_a_row_of_the_reports(
+    pytester: pytest.Pytester, dist: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_rows="""
+        import pytest
+
+        SID = "11111111-2222-4333-8444-555555555555"
+
+        def test_calls(session_tracker):
+            session_tracker.update_session(SID, "p", "r")
+
+        @pytest.mark.claude_session(agnet="typo")
+        def test_session_typo(session_tracker):
+            pass
+
+        @pytest.mark.claude_cassette(directory="typo")
+        def test_cassette_typo(claude_executor):
+            pass
+
+        def test_unrelated():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*dist, "--claude-json-report=r.json", "-p", "no:asyncio")
+    result.assert_outcomes(passed=2, errors=2)
+    report = json.loads((pytester.path / "r.json").read_text())
+    outcomes = {t["nodeid"].split("::")[1]: (t["outcome"], t["calls"]) for t in report["tests"]}
+    assert outcomes == {
+        "test_calls": ("passed", 1),
+        "test_session_typo": ("failed", 0),
+        "test_cassette_typo": ("failed", 0),
+    }
+    assert report["totals"]["tests"] == 3 and report["totals"]["failed_tests"] == 2

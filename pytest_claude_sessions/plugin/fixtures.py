@@ -39,9 +39,10 @@ def session_tracker(
 ) -> Iterator[SessionTracker]:
     """The session chain of this test node for this run (agent id: the node id or claude_session(agent=))."""
     item = request.node
+    # the state first: a test whose markers are bad still gets its row in the reports
+    test = state(item, claude_run.of(request.config))
     per_test.budget_limits(item)  # a bad claude_budget value errors at set-up, before any call
     agent = per_test.agent_id(item)
-    test = state(item, claude_run.of(request.config))
     # Trackers come from the process-wide manager: one store (one lock object per journal) per process.
     tracker = session_manager.tracker(agent)
     test.tracker, test.agent_id, test.start_step = tracker, agent, len(tracker.session_chain)

@@ -274,6 +274,12 @@ def build_record(item: pytest.Item, test: TestState, *, outcome: str = "passed")
     )
 
 
+def _setup_error_record(item: pytest.Item, test: TestState) -> dict[str, Any]:
+    from pytest_claude_sessions.report.records import build_test_record
+
+    return build_test_record(item.nodeid, test.agent_id or item.nodeid, [], outcome="failed")
+
+
 def finish_record(item: pytest.Item, test: TestState) -> None:
     """At the tracker's teardown (before the teardown report is built: the junit properties added here
     reach junitxml, which reads the teardown report's copy of user_properties)."""
@@ -284,7 +290,7 @@ def finish_record(item: pytest.Item, test: TestState) -> None:
         if test.outcomes.get(when) in ("failed", "skipped"):
             outcome = test.outcomes[when]
             break
-    test.record = build_record(item, test, outcome=outcome)
+    test.record = build_record(item, test, outcome=outcome) or test.record  # keep a set-up error's record
     if test.record is not None:
         item.user_properties.extend(reporting.junit_properties(test.record))
 
@@ -364,6 +370,10 @@ def note_report(item: pytest.Item, rep: pytest.TestReport) -> pytest.TestReport:
     if test is not None:
         if rep.failed:
             redact_failure(rep, test.redactor())
+            if rep.when == "setup" and test.record is None:
+                # a Claude test that errored before its body (a bad marker, ...) is still a row of the
+                # reports: it made no call, and it did not pass
+                test.record = build_record(item, test, outcome="failed") or _setup_error_record(item, test)
         test.outcomes[rep.when] = rep.outcome
         if rep.when == "teardown":
             data = _wire(test, item.nodeid, rep.failed)
