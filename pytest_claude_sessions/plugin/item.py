@@ -255,29 +255,26 @@ def _failed_calls(test: TestState) -> list[dict[str, Any]]:
     return [failure_record(c.to_dict(), redact) for c in test.executor.failures if c.result is None]
 
 
-def build_record(item: pytest.Item, test: TestState, *, outcome: str = "passed") -> dict[str, Any] | None:
-    """The test's record (``None``: it made no call), as the section, junit and the reports show it."""
+def build_record(
+    item: pytest.Item, test: TestState, *, outcome: str = "passed", empty: bool = False
+) -> dict[str, Any] | None:
+    """The test's record, as the section, junit and the reports show it; ``None`` when it made no call,
+    unless ``empty`` (a test that errored at set-up is a row all the same)."""
     steps = test.steps()
     failed = _failed_calls(test)
-    if not steps and not failed:
+    if not steps and not failed and not empty:
         return None
     from pytest_claude_sessions.report.records import build_test_record
 
     return build_test_record(
         item.nodeid,
-        test.agent_id,
+        test.agent_id or item.nodeid,  # no agent yet when its marker was the error
         steps,
         outcome=outcome,
         continuity=test.continuity,
         budget=test.budget,
         failures=failed,
     )
-
-
-def _setup_error_record(item: pytest.Item, test: TestState) -> dict[str, Any]:
-    from pytest_claude_sessions.report.records import build_test_record
-
-    return build_test_record(item.nodeid, test.agent_id or item.nodeid, [], outcome="failed")
 
 
 def finish_record(item: pytest.Item, test: TestState) -> None:
@@ -373,7 +370,7 @@ def note_report(item: pytest.Item, rep: pytest.TestReport) -> pytest.TestReport:
             if rep.when == "setup" and test.record is None:
                 # a Claude test that errored before its body (a bad marker, ...) is still a row of the
                 # reports: it made no call, and it did not pass
-                test.record = build_record(item, test, outcome="failed") or _setup_error_record(item, test)
+                test.record = build_record(item, test, outcome="failed", empty=True)
         test.outcomes[rep.when] = rep.outcome
         if rep.when == "teardown":
             data = _wire(test, item.nodeid, rep.failed)
