@@ -202,11 +202,30 @@ def test_torn_last_line_is_skipped_with_a_warning_and_cut_at_the_next_write(tmp_
     with pytest.warns(StoreWarning, match="torn last line"):
         assert [r.session_id for r in store.load("a")] == ["s1", "s2"]
     assert path.read_bytes().startswith(good)  # reading changed nothing
-    with pytest.warns(StoreWarning, match="dropped a torn last line"):
+    with pytest.warns(StoreWarning, match="dropped a torn last line.*kept at .*torn-"):
         info = append(store, "a", "s3")
     assert info.interaction_count == 3
     assert path.read_bytes().startswith(good)
     assert [r.interaction_count for r in store.load("a")] == [1, 2, 3]
+    # the cut bytes were copied aside first: nothing damaged is ever lost
+    (kept,) = store.torn_tails()
+    assert kept.read_bytes() == b'{"session_id":"s3","created_at":"2026-'
+    assert store.quarantined_files() == []  # an unfinished write is not damage
+
+
+def test_a_journal_that_is_one_unterminated_line_without_a_header_is_kept_whole(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    path = store.journal_path("a")
+    original = b'{"session_id": "s1", "created_at": "2026-11-24T03:00:00+00:00", "interaction_count": 1}'
+    path.write_bytes(original)
+    with pytest.warns(StoreWarning, match="torn last line"):
+        assert store.load("a") == []
+    assert path.read_bytes() == original  # a read never writes
+    with pytest.warns(StoreWarning, match="kept at .*corrupt-"):
+        append(store, "a", "s2")
+    (kept,) = store.quarantined_files()
+    assert kept.read_bytes() == original
+    assert [r.session_id for r in store.load("a")] == ["s2"]
 
 
 def test_torn_header_only_file_restarts_the_journal(tmp_path: Path) -> None:
@@ -615,3 +634,64 @@ def test_damaged_file_in_a_store_that_cannot_be_written_is_read_not_moved(
         assert [r.session_id for r in SessionStore(tmp_path).load("a")] == ["s1", "s2"]
     assert path.read_bytes() == before
     assert SessionStore(tmp_path).quarantined_files() == []
+
+
+def test_a_rewrite_or_a_removal_keeps_a_torn_tail_aside(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    append(store, "a", "s1", created_at=utcnow() - timedelta(days=3))
+    path = store.journal_path("a")
+    with path.open("ab") as f:
+        f.write(b'{"session_id": "half')
+    with pytest.warns(StoreWarning, match="torn last line"):
+        assert store.compact("a") == 1
+    assert [p.read_bytes() for p in store.torn_tails()] == [b'{"session_id": "half']
+    with path.open("ab") as f:
+        f.write(b'{"session_id": "again')
+    with pytest.warns(StoreWarning, match="torn last line"):
+        assert store.remove_older_than("a", utcnow() - timedelta(days=1)) == 1
+    assert not path.exists()
+    assert sorted(p.read_bytes() for p in store.torn_tails()) == [
+        b'{"session_id": "again',
+        b'{"session_id": "half',
+    ]
+
+
+def test_a_merge_keeps_each_chains_own_order_when_the_clock_stepped_back(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    t0 = utcnow()
+    # the existing chain was written while the clock stepped back: s2 carries an earlier time than s1
+    append(store, "a", "s1", created_at=t0 + timedelta(seconds=10), step_id="k1")
+    append(store, "a", "s2", created_at=t0, step_id="k2")
+    incoming = [
+        SessionInfo("n1", t0 + timedelta(seconds=5), 1, "p", "r", step_id="m1"),
+        SessionInfo("n2", t0 + timedelta(seconds=20), 2, "p", "r", step_id="m2"),
+    ]
+    assert store.merge("a", incoming) == 2
+    order = [r.session_id for r in store.load("a")]
+    assert order.index("s1") < order.index("s2")  # never re-sorted by wall-clock time
+    assert order.index("n1") < order.index("n2")
+    assert sorted(order) == ["n1", "n2", "s1", "s2"]
+
+
+def test_a_merge_refuses_records_of_another_agent_and_writes_nothing(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    append(store, "a", "s1")
+    before = store.journal_path("a").read_bytes()
+    stranger = SessionInfo("x", utcnow(), 1, "p", "r", agent_id="b", step_id="kx")
+    with pytest.raises(StoreError, match=r"name another agent .*'b'"):
+        store.merge("a", [stranger])
+    assert store.journal_path("a").read_bytes() == before
+    assert append(store, "a", "s2").interaction_count == 2  # the target is not poisoned
+
+
+def test_a_legacy_entry_naming_another_agent_stays_in_the_backup(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    legacy = tmp_path / "a_sessions.json"
+    entry = {"session_id": "s1", "created_at": utcnow().isoformat(), "interaction_count": 1}
+    legacy.write_text(
+        json.dumps({"agent_id": "a", "sessions": [entry, {**entry, "session_id": "s2", "agent_id": "b"}]})
+    )
+    with pytest.warns(StoreWarning, match=r"1 entries could not be read .*names another agent, 'b'"):
+        assert store.migrate_legacy(legacy) == "a"
+    assert [r.session_id for r in store.load("a")] == ["s1"]
+    assert append(store, "a", "s3").interaction_count == 2

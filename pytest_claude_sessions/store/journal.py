@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import heapq
 import json
 import os
 import re
@@ -63,6 +64,7 @@ LOCK_SUFFIX = ".lock"
 LEGACY_SUFFIX = "_sessions.json"
 MIGRATED_SUFFIX = ".migrated"
 CORRUPT_INFIX = ".corrupt-"
+TORN_INFIX = ".torn-"  # the cut tail of an unfinished write: kept, but not damage
 DEFAULT_LOCK_TIMEOUT = 30.0
 ENV_FSYNC = "CLAUDE_SESSIONS_FSYNC"
 ENV_LOCK_TIMEOUT = "CLAUDE_SESSIONS_LOCK_TIMEOUT"
@@ -519,10 +521,7 @@ class SessionStore:
                         info = build(count + 1, last)
                         info.interaction_count = count + 1
                         line = _encode(info.to_dict())
-                        os.lseek(fd, 0, os.SEEK_END)
-                        fs.write_all(fd, prefix + line)
-                        if self.fsync:
-                            os.fsync(fd)
+                        self._write_step(fd, path, prefix + line)
                         if created:
                             fs.fsync_dir(self.directory)
                         return info
@@ -530,6 +529,20 @@ class SessionStore:
                     os.close(fd)
                 self._repair_locked(agent_id, path)
         raise StoreCorruptionError(f"the journal {path} could not be repaired for an append", path=path)
+
+    def _write_step(self, fd: int, path: Path, data: bytes) -> None:
+        """Under the lock: append ``data``; on any ``OSError`` (a full disk, ...) cut back what this write
+        added (it was never acknowledged) and raise a :class:`StoreError` naming the journal."""
+        start = os.lseek(fd, 0, os.SEEK_END)
+        with fs.os_errors(path, "append to the journal"):
+            try:
+                fs.write_all(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
 
     def _header_bytes(self, agent_id: str) -> bytes:
         return _encode(
@@ -549,12 +562,13 @@ class SessionStore:
         size = os.fstat(fd).st_size
         end, last_line = _tail(fd, size)
         if end < size:
+            kept = self._keep_torn_tail(fd, path, end, size)
             os.ftruncate(fd, end)
             if self.fsync:
                 os.fsync(fd)
             warnings.warn(
                 f"repaired {path}: dropped a torn last line ({size - end} bytes of a write that never "
-                f"finished, e.g. a killed process)",
+                f"finished, e.g. a killed process); its bytes are kept at {kept}",
                 StoreWarning,
                 stacklevel=4,
             )
@@ -592,6 +606,32 @@ class SessionStore:
                 f"(a copied or renamed file?); move it away"
             )
         return b"", last.interaction_count, last, False
+
+    def _keep_torn_tail(self, fd: int, path: Path, end: int, size: int) -> Path:
+        """Under the lock: copy the bytes after the last newline aside before they are cut. A file with no
+        complete line has no valid header: it is quarantined whole (``.corrupt-``); otherwise the tail of an
+        unfinished write goes to ``.torn-`` (a killed writer is not damage)."""
+
+        def pieces() -> Iterator[bytes]:  # in blocks: a torn tail may be any size
+            for offset in range(end, size, _READ_BLOCK):
+                yield os.pread(fd, min(_READ_BLOCK, size - offset), offset)
+
+        kept = _unique_sibling(path, (CORRUPT_INFIX if end == 0 else TORN_INFIX) + _timestamp_tag())
+        fs.atomic_write(kept, pieces(), mode=0o600, fsync=self.fsync, what="copy of a torn journal tail")
+        return kept
+
+    def _keep_torn_tail_of(self, path: Path) -> None:
+        """Under the lock, before a rewrite or a removal drops it: keep a torn tail aside."""
+        if not os.path.lexists(path):  # under the lock: nobody creates it meanwhile
+            return
+        fd = fs.open_nofollow(path, os.O_RDONLY, what="journal", error=StoreError)
+        try:
+            size = os.fstat(fd).st_size
+            end, _ = _tail(fd, size)
+            if end < size:
+                self._keep_torn_tail(fd, path, end, size)
+        finally:
+            os.close(fd)
 
     # ----------------------------------------------------------------- reading
 
@@ -687,8 +727,13 @@ class SessionStore:
 
     # ----------------------------------------------------------------- rewrites
 
-    def _write_journal(self, path: Path, agent_id: str, records: Iterable[SessionInfo]) -> int:
-        """Under the lock: atomically replace the journal with ``records`` renumbered 1..n."""
+    def _write_journal(
+        self, path: Path, agent_id: str, records: Iterable[SessionInfo], *, keep_torn: bool = True
+    ) -> int:
+        """Under the lock: atomically replace the journal with ``records`` renumbered 1..n (a torn tail it
+        replaces is kept aside first, unless the caller kept the whole file)."""
+        if keep_torn:
+            self._keep_torn_tail_of(path)
         # Rewrites only happen under this lock, so a temp file of this journal is a dead writer's leftover.
         for stale in path.parent.glob(f".{glob.escape(path.name[:100])}.*.tmp"):
             with contextlib.suppress(OSError):
@@ -717,7 +762,7 @@ class SessionStore:
         quarantine = _unique_sibling(path, CORRUPT_INFIX + _timestamp_tag())
         try:
             _preserve_copy(path, quarantine)
-            self._write_journal(path, agent_id, parsed.records)
+            self._write_journal(path, agent_id, parsed.records, keep_torn=False)  # the copy holds it all
         except OSError as exc:
             raise StoreCorruptionError(
                 f"the journal {path} is damaged ({parsed.describe_damage()}) and could not be "
@@ -762,14 +807,24 @@ class SessionStore:
                 if kept:
                     self._write_journal(path, agent_id, kept)
                 else:
+                    self._keep_torn_tail_of(path)
                     path.unlink()
                     fs.fsync_dir(self.directory)
             return removed
 
     def merge(self, agent_id: str, records: Iterable[SessionInfo]) -> int:
-        """Union ``records`` into the chain, keyed by :func:`record_key`; sorted by ``created_at``,
-        renumbered 1..n, atomic rewrite. Idempotent: returns how many steps were new (0 = file untouched)."""
+        """Union ``records`` into the chain, keyed by :func:`record_key`, renumbered 1..n, atomic rewrite.
+        The two chains are interleaved by ``created_at`` at their heads, each keeping its own order (a clock
+        that stepped back never reorders a chain). A record naming another agent is refused
+        (:class:`StoreError`, nothing written). Idempotent: returns how many steps were new (0: untouched)."""
         incoming = list(records)
+        strangers = [r for r in incoming if r.agent_id is not None and r.agent_id != agent_id]
+        if strangers:
+            raise StoreError(
+                f"cannot merge into agent {agent_id!r}: {len(strangers)} record(s) name another agent "
+                f"(first: {strangers[0].agent_id!r}, session {strangers[0].session_id}); "
+                "merge them into their own"
+            )
         self._migrate_legacy_for(agent_id)
         with self.locked(self.journal_path(agent_id)):
             return self._merge_locked(agent_id, incoming)
@@ -793,7 +848,8 @@ class SessionStore:
             added.append(rec)
         if not added:
             return 0
-        combined = sorted(current + added, key=lambda r: r.created_at)  # stable: ties keep file order
+        # a merge of two sequences, not a sort: each keeps its order; on a tie the existing step comes first
+        combined = list(heapq.merge(current, added, key=lambda r: r.created_at))
         self._write_journal(path, agent_id, combined)
         return len(added)
 
@@ -824,6 +880,12 @@ class SessionStore:
         if not self.directory.is_dir():
             return []
         return sorted(p for p in self.directory.iterdir() if CORRUPT_INFIX in p.name and p.is_file())
+
+    def torn_tails(self) -> list[Path]:
+        """Tails of unfinished writes cut off a journal, kept aside (``*.torn-<timestamp>``)."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if TORN_INFIX in p.name and p.is_file())
 
     def agent_ids(self) -> list[str]:
         """Every agent with a journal in the directory (legacy files are migrated first)."""
@@ -919,7 +981,12 @@ class SessionStore:
             except ValueError as exc:
                 bad.append(f"sessions[{i}]: {exc}")
                 continue
-            rec.agent_id = rec.agent_id or agent_id
+            if rec.agent_id is not None and rec.agent_id != agent_id:
+                bad.append(
+                    f"sessions[{i}]: names another agent, {rec.agent_id!r}"
+                )  # would poison the journal
+                continue
+            rec.agent_id = agent_id
             if rec.step_id is None:
                 # Two identical old entries (same id, time and prompt) are still two steps: number the
                 # repeats so the merge, which unites by key, keeps both. Deterministic: a re-run adds nothing.

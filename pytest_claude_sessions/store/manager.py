@@ -147,8 +147,8 @@ class SessionManager:
         return data
 
     def import_(self, source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, int]:
-        """Merge an export (a path or the dict) into this store: union by step id, sorted by time,
-        renumbered, atomic rewrite. Idempotent. Returns ``{agent_id: steps added}``."""
+        """Merge an export (a path or the dict) into this store: union by step id, each chain keeping its
+        own order, renumbered, atomic rewrite. Idempotent. Returns ``{agent_id: steps added}``."""
         where = "the export dict"
         if not isinstance(source, str | os.PathLike):
             data: Any = source
@@ -222,6 +222,11 @@ def _parse_export(data: Any, where: str) -> dict[str, list[SessionInfo]]:
                 rec = parse_record(item)
             except ValueError as exc:
                 raise ExportFormatError(f"{where}: agents[{agent_id!r}].sessions[{i}]: {exc}") from exc
+            if rec.agent_id is not None and rec.agent_id != agent_id:
+                # importing it would poison the target journal: every later append would refuse it
+                raise ExportFormatError(
+                    f"{where}: agents[{agent_id!r}].sessions[{i}] names another agent, {rec.agent_id!r}"
+                )
             records.append(rec)
         out[agent_id] = records
     return out
