@@ -19,6 +19,7 @@ reads the environment when it is made (:meth:`Redactor.with_env` adds the variab
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -299,6 +300,16 @@ class Redactor:
                 raise TypeError(f"the redaction callback {self.callback!r} returned {type(out).__name__}")
             text = out
         return text
+
+    def redact_id(self, value: str) -> str:
+        """An identifier (agent id, node id) safe to show and to name files by: unchanged when it holds no
+        secret, else redacted plus ``~`` and 12 hex digits of the original's sha256, so two ids that differ
+        only in their secrets stay two ids. Idempotent."""
+        clean = self.redact(value)
+        if clean == value:
+            return value
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return f"{clean}~{digest}"
 
     def redact_obj(self, obj: Any) -> Any:
         """A redacted copy of a JSON-like value: strings redacted, mapping keys too, dicts/lists/tuples

@@ -74,8 +74,7 @@ def test_get_all_sessions_includes_other_processes_and_legacy_files(tmp_path: Pa
     )
     manager = SessionManager(tmp_path)
     manager.update("mine", "m", "p", "r")
-    with pytest.warns(StoreWarning, match="migrated"):
-        everything = manager.all_sessions()
+    everything = manager.all_sessions()  # a read: the legacy file is read in memory, not migrated
     assert sorted(everything) == ["from-subprocess", "legacy-agent", "mine"]
     assert everything["legacy-agent"][0].session_id == "L"
 
@@ -250,7 +249,7 @@ def test_import_redacts_incoming_text(tmp_path: Path) -> None:
     assert manager.tracker("a").session_chain[0].last_prompt == "key [REDACTED:anthropic-key]"
 
 
-def test_damaged_file_during_get_all_sessions_is_quarantined_not_lost(tmp_path: Path) -> None:
+def test_damaged_file_during_get_all_sessions_is_read_then_quarantined_by_a_write(tmp_path: Path) -> None:
     manager = SessionManager(tmp_path)
     manager.update("a", "s1", "p", "r")
     manager.update("a", "s2", "p", "r")
@@ -261,8 +260,12 @@ def test_damaged_file_during_get_all_sessions_is_quarantined_not_lost(tmp_path: 
         warnings.simplefilter("always")
         chains = manager.all_sessions()
     assert [s.session_id for s in chains["a"]] == ["s1", "s2"]
-    assert any(issubclass(w.category, StoreWarning) and "corrupt-" in str(w.message) for w in caught)
+    assert any(issubclass(w.category, StoreWarning) and "next write" in str(w.message) for w in caught)
+    assert manager.store.quarantined_files() == []  # a read never writes
+    with pytest.warns(StoreWarning, match="corrupt-"):
+        manager.update("a", "s3", "p", "r")
     assert len(manager.store.quarantined_files()) == 1
+    assert [s.session_id for s in manager.all_sessions()["a"]] == ["s1", "s2", "s3"]
 
 
 def test_hostile_agent_and_session_ids_survive_export_and_import(tmp_path: Path) -> None:

@@ -135,7 +135,7 @@ def test_quarantined_files_fail_until_removed(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"{broken\n")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        manager.all_sessions()  # repairs: quarantines the original
+        manager.update("a", "s2", "p", "r")  # the write repairs: it quarantines the original
     report = SessionMonitor(manager).check_health()
     assert report["store_files_load"].ok
     check = report["no_quarantined_files"]

@@ -392,3 +392,13 @@ def test_a_callers_redactor_adds_the_users_patterns() -> None:
     r = Redactor([("ticket", r"T-\d+")], env={})
     exc = ClaudeProcessError("failed", argv=["claude", "--", "about T-123"], stderr="T-456", redactor=r)
     assert "T-123" not in str(exc) and "T-456" not in exc.stderr
+
+
+def test_redact_id_masks_a_secret_keeps_ids_distinct_and_is_idempotent() -> None:
+    redactor = Redactor(env={})
+    assert redactor.redact_id("tests/test_a.py::test_x[plain]") == "tests/test_a.py::test_x[plain]"
+    one = redactor.redact_id("test_x[sk-ant-api03-" + "A" * 40 + "]")
+    two = redactor.redact_id("test_x[sk-ant-api03-" + "B" * 40 + "]")
+    assert "AAAA" not in one and "BBBB" not in two
+    assert one.startswith("test_x[[REDACTED:anthropic-key]]~") and one != two
+    assert redactor.redact_id(one) == one

@@ -239,7 +239,9 @@ def test_torn_header_only_file_restarts_the_journal(tmp_path: Path) -> None:
     assert [r.session_id for r in store.load("a")] == ["s1"]
 
 
-def test_damaged_middle_line_is_quarantined_and_every_good_record_kept(tmp_path: Path) -> None:
+def test_a_damaged_middle_line_is_read_without_a_write_then_quarantined_by_the_next_write(
+    tmp_path: Path,
+) -> None:
     store = SessionStore(tmp_path)
     for i in range(1, 5):
         append(store, "a", f"s{i}")
@@ -247,16 +249,19 @@ def test_damaged_middle_line_is_quarantined_and_every_good_record_kept(tmp_path:
     lines = path.read_bytes().splitlines(keepends=True)
     damaged = b"".join([*lines[:3], b"this is not json\n", *lines[3:]])
     path.write_bytes(damaged)
-    with pytest.warns(StoreWarning, match=r"line 4: invalid JSON.*original is kept at .*corrupt-") as rec:
+    with pytest.warns(StoreWarning, match=r"line 4: invalid JSON.*4 recoverable records.*next write"):
         chain = store.load("a")
     assert [r.session_id for r in chain] == ["s1", "s2", "s3", "s4"]
     assert [r.interaction_count for r in chain] == [1, 2, 3, 4]
+    assert path.read_bytes() == damaged and store.quarantined_files() == []  # a read never writes
+    with pytest.warns(StoreWarning, match=r"original is kept at .*corrupt-") as rec:
+        assert append(store, "a", "s5").interaction_count == 5
     quarantined = store.quarantined_files()
     assert len(quarantined) == 1
     assert quarantined[0].read_bytes() == damaged  # the original bytes, never overwritten
     assert str(path) in str(rec[0].message) and str(quarantined[0]) in str(rec[0].message)
     assert parse_journal(path.read_bytes()).ok
-    assert append(store, "a", "s5").interaction_count == 5
+    assert [r.session_id for r in store.load("a")] == ["s1", "s2", "s3", "s4", "s5"]
 
 
 @pytest.mark.parametrize(
@@ -303,9 +308,11 @@ def test_a_misnumbered_step_is_kept_and_renumbered_to_its_position(
     with pytest.warns(StoreWarning, match=rf"line 3: {reason}.*3 recoverable records"):
         chain = store.load("a")
     assert [(r.session_id, r.interaction_count) for r in chain] == [("s1", 1), ("s2", 2), ("s3", 3)]
+    assert store.quarantined_files() == []  # a read never writes
+    with pytest.warns(StoreWarning, match="original is kept at"):
+        assert append(store, "a", "s4").interaction_count == 4
     [quarantined] = store.quarantined_files()
     assert quarantined.read_bytes() == damaged
-    assert append(store, "a", "s4").interaction_count == 4
 
 
 def test_damaged_last_line_is_repaired_by_an_append(tmp_path: Path) -> None:
@@ -468,8 +475,12 @@ def test_legacy_file_is_migrated_without_loss(tmp_path: Path) -> None:
     legacy = write_legacy(tmp_path, "old-agent", LEGACY_SESSIONS)
     original = legacy.read_bytes()
     store = SessionStore(tmp_path)
+    chain = store.load("old-agent")  # read in memory: nothing is written
+    assert legacy.read_bytes() == original and not list(tmp_path.glob("*.jsonl"))
+    assert store.agent_ids() == ["old-agent"]
     with pytest.warns(StoreWarning, match="migrated 2 steps"):
-        chain = store.load("old-agent")
+        assert store.compact("old-agent") == 2  # a write migrates
+    assert [r.step_id for r in store.load("old-agent")] == [r.step_id for r in chain]
     assert [(r.session_id, r.interaction_count, r.last_prompt) for r in chain] == [
         ("aaa", 1, "hi"),
         ("aaa", 2, "again"),
@@ -489,8 +500,9 @@ def test_legacy_migration_keeps_identical_entries_and_every_field(tmp_path: Path
     twin = {**LEGACY_SESSIONS[0], "usage": {"input_tokens": 5}, "cost_usd": 0.25, "kind": "resume"}
     legacy = write_legacy(tmp_path, "twins", [twin, dict(twin), LEGACY_SESSIONS[1]])
     store = SessionStore(tmp_path)
+    chain = store.load("twins")
     with pytest.warns(StoreWarning, match="migrated 3 steps"):
-        chain = store.load("twins")
+        store.compact("twins")
     assert [r.interaction_count for r in chain] == [1, 2, 3]
     expected = {k: v for k, v in twin.items() if k not in ("created_at", "interaction_count")}
     for step in chain[:2]:
@@ -499,24 +511,27 @@ def test_legacy_migration_keeps_identical_entries_and_every_field(tmp_path: Path
     assert len({r.step_id for r in chain}) == 3
     # migrating the same file again (restored from its backup) adds nothing
     (tmp_path / "twins_sessions.json.migrated").rename(legacy)
+    assert [r.step_id for r in store.load("twins")] == [r.step_id for r in chain]
     with pytest.warns(StoreWarning, match="migrated 3 steps"):
-        assert [r.step_id for r in store.load("twins")] == [r.step_id for r in chain]
+        store.compact("twins")
+    assert [r.step_id for r in store.load("twins")] == [r.step_id for r in chain]
 
 
 def test_legacy_files_are_found_by_a_directory_scan(tmp_path: Path) -> None:
     write_legacy(tmp_path, "x1", LEGACY_SESSIONS[:1])
     write_legacy(tmp_path, "x2", LEGACY_SESSIONS)
     store = SessionStore(tmp_path)
-    with pytest.warns(StoreWarning, match="migrated"):
-        everything = store.load_all()
+    everything = store.load_all()
     assert {k: len(v) for k, v in everything.items()} == {"x1": 1, "x2": 2}
+    assert len(store.legacy_files()) == 2  # listing is a read: nothing migrated
 
 
 def test_legacy_entries_that_cannot_be_read_stay_in_the_backup(tmp_path: Path) -> None:
     write_legacy(tmp_path, "x", [*LEGACY_SESSIONS, {"no": "session id"}])
     store = SessionStore(tmp_path)
+    assert len(store.load("x")) == 2
     with pytest.warns(StoreWarning, match=r"1 entries could not be read.*sessions\[2\]"):
-        assert len(store.load("x")) == 2
+        store.compact("x")
     assert "no" in (tmp_path / "x_sessions.json.migrated").read_text()
 
 
@@ -524,8 +539,10 @@ def test_unreadable_legacy_file_is_quarantined_not_deleted(tmp_path: Path) -> No
     legacy = tmp_path / "y_sessions.json"
     legacy.write_text("{broken")
     store = SessionStore(tmp_path)
+    assert store.load("y") == []
+    assert legacy.exists()  # a read moves nothing
     with pytest.warns(StoreWarning, match="unreadable"):
-        assert store.load("y") == []
+        append(store, "y", "s1")
     [moved] = store.quarantined_files()
     assert moved.read_text() == "{broken"
 
@@ -534,10 +551,12 @@ def test_legacy_file_merges_into_an_existing_journal(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     append(store, "z", "new-one")
     write_legacy(tmp_path, "z", LEGACY_SESSIONS)
-    with pytest.warns(StoreWarning, match="migrated"):
-        chain = store.load("z")
-    assert [r.session_id for r in chain] == ["aaa", "aaa", "new-one"]  # sorted by time
+    chain = store.load("z")
+    assert [r.session_id for r in chain] == ["aaa", "aaa", "new-one"]  # interleaved by time
     assert [r.interaction_count for r in chain] == [1, 2, 3]
+    with pytest.warns(StoreWarning, match="migrated"):
+        store.compact("z")
+    assert [r.to_dict() for r in store.load("z")] == [r.to_dict() for r in chain]  # as the read showed it
 
 
 # --------------------------------------------------------------------------- settings and locks
@@ -630,8 +649,11 @@ def test_damaged_file_in_a_store_that_cannot_be_written_is_read_not_moved(
 
     monkeypatch.setattr(os, "link", refuse)
     monkeypatch.setattr("shutil.copy2", refuse)
-    with pytest.warns(StoreWarning, match="could not be quarantined.*2 recoverable records"):
-        assert [r.session_id for r in SessionStore(tmp_path).load("a")] == ["s1", "s2"]
+    store = SessionStore(tmp_path)
+    with pytest.warns(StoreWarning, match="2 recoverable records"):
+        assert [r.session_id for r in store.load("a")] == ["s1", "s2"]
+    with pytest.raises(StoreError, match="Read-only"):
+        append(store, "a", "s3")  # the write that would quarantine it fails, naming why
     assert path.read_bytes() == before
     assert SessionStore(tmp_path).quarantined_files() == []
 

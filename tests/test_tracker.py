@@ -223,3 +223,14 @@ def test_hostile_session_ids_are_data_never_names(tmp_path: Path) -> None:
     assert all(fresh.validate_session(sid) for sid in HOSTILE_SESSION_IDS if sid)
     assert fresh.validate_session("") is False  # the empty id is stored, but never a session to resume
     assert fresh.validate_session("../x") is False
+
+
+def test_a_secret_in_an_agent_id_reaches_neither_the_file_name_nor_the_journal(tmp_path: Path) -> None:
+    secret = "sk-ant-api03-" + "S" * 40
+    tracker = SessionTracker(f"agent-{secret}", tmp_path)
+    tracker.update_session("00000000-0000-4000-8000-000000000001", "p", "r")
+    assert secret not in tracker.agent_id and tracker.agent_id.startswith("agent-[REDACTED:anthropic-key]~")
+    (journal,) = [p for p in tmp_path.iterdir() if p.suffix == ".jsonl"]
+    assert "SSSS" not in journal.name and "SSSS" not in journal.read_text()
+    again = SessionTracker(f"agent-{secret}", tmp_path)  # the same id finds the same chain
+    assert [s.session_id for s in again.session_chain] == ["00000000-0000-4000-8000-000000000001"]

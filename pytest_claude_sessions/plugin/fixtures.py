@@ -45,7 +45,8 @@ def session_tracker(
     agent = per_test.agent_id(item)
     # Trackers come from the process-wide manager: one store (one lock object per journal) per process.
     tracker = session_manager.tracker(agent)
-    test.tracker, test.agent_id, test.start_step = tracker, agent, len(tracker.session_chain)
+    # the tracker's id: a secret in the node id (a parametrize id) is masked there, once
+    test.tracker, test.agent_id, test.start_step = tracker, tracker.agent_id, len(tracker.session_chain)
     yield tracker
     per_test.finish_record(item, test)
 
@@ -76,12 +77,13 @@ def claude_transcripts(claude_executor: ClaudeExecutor) -> SessionValidator:
 
 
 @pytest.fixture
-def claude_session_history(request: pytest.FixtureRequest) -> SessionHistory:
+def claude_session_history(request: pytest.FixtureRequest, session_manager: SessionManager) -> SessionHistory:
     """Chains this test node recorded in earlier runs of the store, newest first."""
     from pytest_claude_sessions.store.runs import SessionHistory
 
     run = claude_run.of(request.config)
-    return SessionHistory(run.settings.sessions_dir, per_test.agent_id(request.node), exclude=run.run_dir)
+    agent = session_manager.redactor.redact_id(per_test.agent_id(request.node))  # as its tracker names it
+    return SessionHistory(run.settings.sessions_dir, agent, exclude=run.run_dir)
 
 
 @pytest.fixture

@@ -266,9 +266,10 @@ def build_record(
         return None
     from pytest_claude_sessions.report.records import build_test_record
 
+    redact_id = test.redactor().redact_id  # a parametrize id may hold a secret
     return build_test_record(
-        item.nodeid,
-        test.agent_id or item.nodeid,  # no agent yet when its marker was the error
+        redact_id(item.nodeid),
+        test.agent_id or redact_id(item.nodeid),  # no agent yet when its marker was the error
         steps,
         outcome=outcome,
         continuity=test.continuity,
@@ -373,7 +374,7 @@ def note_report(item: pytest.Item, rep: pytest.TestReport) -> pytest.TestReport:
                 test.record = build_record(item, test, outcome="failed", empty=True)
         test.outcomes[rep.when] = rep.outcome
         if rep.when == "teardown":
-            data = _wire(test, item.nodeid, rep.failed)
+            data = _wire(test, test.redactor().redact_id(item.nodeid), rep.failed)
             if data is not None:
                 rep.claude_sessions = data  # type: ignore[attr-defined]
                 from pytest_claude_sessions.plugin import html_extras

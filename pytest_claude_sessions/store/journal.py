@@ -17,6 +17,7 @@ of the directory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import heapq
@@ -103,12 +104,20 @@ _REPEATED_STR = (
 # --------------------------------------------------------------------------- names and settings
 
 
+@functools.cache
+def _slug_redactor() -> Redactor:
+    # the built-in rules only (no environment, no user patterns): every store names a journal alike
+    return Redactor(env={})
+
+
 def journal_name(agent_id: str) -> str:
-    """The journal file name for ``agent_id``: a readable slug plus a sha256 prefix; never a path."""
+    """The journal file name for ``agent_id``: a readable slug plus a sha256 prefix; never a path. The slug
+    is taken from the id with the built-in redaction rules applied: a file name never holds a key."""
     if not isinstance(agent_id, str):
         raise TypeError(f"agent_id must be a str, got {type(agent_id).__name__}: {agent_id!r}")
     digest = hashlib.sha256(agent_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", agent_id[: _SLUG_MAX * 2])[:_SLUG_MAX].strip("._-") or "agent"
+    shown = _slug_redactor().redact(agent_id)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", shown[: _SLUG_MAX * 2])[:_SLUG_MAX].strip("._-") or "agent"
     return f"{slug}-{digest}{JOURNAL_SUFFIX}"
 
 
@@ -453,6 +462,7 @@ class SessionStore:
         self.fsync = resolve_fsync(fsync)
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
         self.redactor = redactor
+        self._damaged: set[Path] = set()  # journals a read found damaged: the next write repairs them first
         if create:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -512,6 +522,9 @@ class SessionStore:
         self._migrate_legacy_for(agent_id)
         path = self.journal_path(agent_id)
         with self.locked(path):
+            if path in self._damaged:
+                self._damaged.discard(path)
+                self._repair_locked(agent_id, path)
             for _attempt in range(2):
                 fd = fs.open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644, what="journal")
                 try:
@@ -641,11 +654,27 @@ class SessionStore:
 
     def read(self, agent_id: str, cursor: JournalCursor | None = None) -> ReadResult:
         """Read the chain, or with a ``cursor`` only the steps appended since (falls back to a full read
-        when the file was replaced or truncated). A damaged file is quarantined and repaired first."""
-        self._migrate_legacy_for(agent_id)
-        return self._read_journal(agent_id, cursor)
+        when the file was replaced or truncated). A read never writes: a damaged journal gives its
+        recoverable records (the next write quarantines and repairs it), a legacy file is read in memory
+        (the next write migrates it)."""
+        legacy = self.legacy_path(agent_id)
+        if legacy is None or not os.path.exists(legacy):
+            return self._read_journal(agent_id, cursor)
+        full = self._read_journal(agent_id)  # legacy files are rare: no incremental read beside one
+        try:
+            owner, records, _bad = _parse_legacy(legacy)
+        except (OSError, ValueError):
+            return full  # unreadable: the next write quarantines it
+        combined, added = _union(full.records, records, agent_id, self.redactor)
+        if owner != agent_id or not added:
+            return full
+        # numbered as the migration will number them; a cursor without an inode: the next read is full
+        numbered = [replace(r, interaction_count=i) for i, r in enumerate(combined, start=1)]
+        return ReadResult(numbered, True, JournalCursor(full.cursor.path))
 
-    def _read_journal(self, agent_id: str, cursor: JournalCursor | None = None) -> ReadResult:
+    def _read_journal(
+        self, agent_id: str, cursor: JournalCursor | None = None, *, repair: bool = False
+    ) -> ReadResult:
         path = self.journal_path(agent_id)
         for _attempt in range(3):
             try:
@@ -679,6 +708,18 @@ class SessionStore:
                     f"the journal {path} belongs to agent {owner!r}, not {agent_id!r} "
                     f"(a copied or renamed file?); move it away"
                 )
+            if not parsed.ok and not repair:
+                warnings.warn(
+                    f"the journal {path} is damaged ({parsed.describe_damage()}); returning the "
+                    f"{len(parsed.records)} recoverable records; the next write moves the file to "
+                    f"*{CORRUPT_INFIX}<time> and rewrites them",
+                    StoreWarning,
+                    stacklevel=3,
+                )
+                self._damaged.add(path)
+                # numbered by position, as the repair will number them
+                numbered = [replace(r, interaction_count=i) for i, r in enumerate(parsed.records, start=1)]
+                return ReadResult(numbered, True, JournalCursor(path))
             if not parsed.ok:
                 try:
                     with self.locked(path):
@@ -789,7 +830,7 @@ class SessionStore:
         self._migrate_legacy_for(agent_id)
         path = self.journal_path(agent_id)
         with self.locked(path):
-            records = self._read_journal(agent_id).records
+            records = self._read_journal(agent_id, repair=True).records
             if not path.exists():
                 return 0
             return self._write_journal(path, agent_id, records)
@@ -800,7 +841,7 @@ class SessionStore:
         self._migrate_legacy_for(agent_id)
         path = self.journal_path(agent_id)
         with self.locked(path):
-            records = self._read_journal(agent_id).records
+            records = self._read_journal(agent_id, repair=True).records
             kept = [r for r in records if r.created_at >= cutoff]
             removed = len(records) - len(kept)
             if removed:
@@ -831,27 +872,11 @@ class SessionStore:
 
     def _merge_locked(self, agent_id: str, incoming: list[SessionInfo]) -> int:
         path = self.journal_path(agent_id)
-        current = self._read_journal(agent_id).records
-        seen = {record_key(r) for r in current}
-        added: list[SessionInfo] = []
-        for rec in incoming:
-            key = record_key(rec)
-            if key in seen:
-                continue
-            seen.add(key)
-            rec = SessionInfo.from_dict(rec.to_dict())  # never change the caller's objects
-            rec.step_id = key
-            if rec.agent_id is None:
-                rec.agent_id = agent_id
-            if self.redactor is not None:
-                rec = _redact_record(self.redactor, rec)
-            added.append(rec)
-        if not added:
-            return 0
-        # a merge of two sequences, not a sort: each keeps its order; on a tie the existing step comes first
-        combined = list(heapq.merge(current, added, key=lambda r: r.created_at))
-        self._write_journal(path, agent_id, combined)
-        return len(added)
+        current = self._read_journal(agent_id, repair=True).records
+        combined, added = _union(current, incoming, agent_id, self.redactor)
+        if added:
+            self._write_journal(path, agent_id, combined)
+        return added
 
     # ----------------------------------------------------------------- the whole directory
 
@@ -888,9 +913,7 @@ class SessionStore:
         return sorted(p for p in self.directory.iterdir() if TORN_INFIX in p.name and p.is_file())
 
     def agent_ids(self) -> list[str]:
-        """Every agent with a journal in the directory (legacy files are migrated first)."""
-        for legacy in self.legacy_files():
-            self.migrate_legacy(legacy)
+        """Every agent with a journal or a legacy file in the directory (a read: nothing is migrated)."""
         agents: list[str] = []
         for path in self.journal_files():
             agent = _agent_of_file(path)
@@ -911,7 +934,12 @@ class SessionStore:
                 )
                 continue
             agents.append(agent)
-        return agents
+        for legacy in self.legacy_files():
+            with contextlib.suppress(OSError, ValueError):
+                owner = _parse_legacy(legacy)[0]
+                if self.legacy_path(owner) == legacy:
+                    agents.append(owner)
+        return list(dict.fromkeys(agents))
 
     def load_all(self) -> dict[str, list[SessionInfo]]:
         """``{agent_id: chain}`` for every agent in the directory, also those written by other processes."""
@@ -960,41 +988,13 @@ class SessionStore:
         without loss, then rename it to ``*.migrated`` as a backup. Returns the agent id, ``None`` when the
         file is unreadable (then it is moved to ``*.corrupt-<timestamp>`` with a warning)."""
         try:
-            doc = json.loads(legacy.read_text(encoding="utf-8"))
+            parsed = _parse_legacy(legacy)
         except FileNotFoundError:
             return None  # migrated meanwhile by another process
-        except (OSError, ValueError, RecursionError) as exc:
-            self._quarantine_legacy(legacy, f"not valid JSON ({exc})")
+        except ValueError as exc:
+            self._quarantine_legacy(legacy, str(exc))
             return None
-        if not isinstance(doc, dict) or not isinstance(doc.get("sessions"), list):
-            self._quarantine_legacy(legacy, "no 'sessions' list")
-            return None
-        agent_id = doc.get("agent_id")
-        if not isinstance(agent_id, str):
-            agent_id = legacy.name[: -len(LEGACY_SUFFIX)]
-        records: list[SessionInfo] = []
-        bad: list[str] = []
-        seen_keys: dict[str, int] = {}
-        for i, item in enumerate(doc["sessions"]):
-            try:
-                rec = _record_from_parsed(item)
-            except ValueError as exc:
-                bad.append(f"sessions[{i}]: {exc}")
-                continue
-            if rec.agent_id is not None and rec.agent_id != agent_id:
-                bad.append(
-                    f"sessions[{i}]: names another agent, {rec.agent_id!r}"
-                )  # would poison the journal
-                continue
-            rec.agent_id = agent_id
-            if rec.step_id is None:
-                # Two identical old entries (same id, time and prompt) are still two steps: number the
-                # repeats so the merge, which unites by key, keeps both. Deterministic: a re-run adds nothing.
-                key = record_key(rec)
-                repeat = seen_keys.get(key, 0)
-                seen_keys[key] = repeat + 1
-                rec.step_id = key if not repeat else f"{key}#{repeat}"
-            records.append(rec)
+        agent_id, records, bad = parsed
         path = self.journal_path(agent_id)
         with self.locked(path):
             if not legacy.exists():
@@ -1025,6 +1025,69 @@ class SessionStore:
             StoreWarning,
             stacklevel=3,
         )
+
+
+def _parse_legacy(legacy: Path) -> tuple[str, list[SessionInfo], list[str]]:
+    """(agent id, records, entries that could not be taken) of a legacy file, writing nothing.
+    ``ValueError`` (why) when the file is unreadable; ``FileNotFoundError`` when it is gone."""
+    try:
+        doc = json.loads(legacy.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sessions"), list):
+        raise ValueError("no 'sessions' list")
+    agent_id = doc.get("agent_id")
+    if not isinstance(agent_id, str):
+        agent_id = legacy.name[: -len(LEGACY_SUFFIX)]
+    records: list[SessionInfo] = []
+    bad: list[str] = []
+    seen_keys: dict[str, int] = {}
+    for i, item in enumerate(doc["sessions"]):
+        try:
+            rec = _record_from_parsed(item)
+        except ValueError as exc:
+            bad.append(f"sessions[{i}]: {exc}")
+            continue
+        if rec.agent_id is not None and rec.agent_id != agent_id:
+            bad.append(f"sessions[{i}]: names another agent, {rec.agent_id!r}")  # it would poison the journal
+            continue
+        rec.agent_id = agent_id
+        if rec.step_id is None:
+            # Two identical old entries (same id, time and prompt) are still two steps: number the
+            # repeats so the merge, which unites by key, keeps both. Deterministic: a re-run adds nothing.
+            key = record_key(rec)
+            repeat = seen_keys.get(key, 0)
+            seen_keys[key] = repeat + 1
+            rec.step_id = key if not repeat else f"{key}#{repeat}"
+        records.append(rec)
+    return agent_id, records, bad
+
+
+def _union(
+    current: list[SessionInfo], incoming: Iterable[SessionInfo], agent_id: str, redactor: Redactor | None
+) -> tuple[list[SessionInfo], int]:
+    """(the chain with the new records of ``incoming`` interleaved, how many were new). Keyed by
+    :func:`record_key`; a merge of two sequences by ``created_at`` at their heads, not a sort: each keeps
+    its own order (a clock that stepped back never reorders a chain); on a tie the existing step first."""
+    seen = {record_key(r) for r in current}
+    added: list[SessionInfo] = []
+    for rec in incoming:
+        key = record_key(rec)
+        if key in seen:
+            continue
+        seen.add(key)
+        rec = SessionInfo.from_dict(rec.to_dict())  # never change the caller's objects
+        rec.step_id = key
+        if rec.agent_id is None:
+            rec.agent_id = agent_id
+        if redactor is not None:
+            rec = _redact_record(redactor, rec)
+        added.append(rec)
+    if not added:
+        return current, 0
+    return list(heapq.merge(current, added, key=lambda r: r.created_at)), len(added)
 
 
 def _tail(fd: int, size: int) -> tuple[int, bytes | None]:

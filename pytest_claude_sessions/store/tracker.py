@@ -58,8 +58,9 @@ class SessionTracker:
             raise TypeError(f"agent_id must be a str, got {type(agent_id).__name__}: {agent_id!r}")
         if max_text_length is not None and (isinstance(max_text_length, bool) or max_text_length < 0):
             raise ValueError(f"max_text_length must be None or an int >= 0, got {max_text_length!r}")
-        self.agent_id = agent_id
         self.redactor = redactor if redactor is not None else Redactor()
+        # the id names the journal and appears in every report: a secret in it (a parametrize id) is masked
+        self.agent_id = self.redactor.redact_id(agent_id)
         self.max_text_length = max_text_length
         self.run_id = run_id
         if store is None:
@@ -67,7 +68,7 @@ class SessionTracker:
             store = SessionStore(directory, fsync=fsync, lock_timeout=lock_timeout, redactor=self.redactor)
         self.store = store
         self.persistence_dir: Path = store.directory
-        self.persistence_file: Path = store.journal_path(agent_id)
+        self.persistence_file: Path = store.journal_path(self.agent_id)
         self._lock = threading.RLock()
         self._chain: list[SessionInfo] = []
         self._cursor: JournalCursor | None = None
