@@ -295,3 +295,22 @@ def test_pytest_html_gets_the_graph_and_steps_as_extras(tmp_path: Path) -> None:
     # without --html nothing is added (and with pytest-html absent the plugin never imports it)
     plain = replay_gate(root, "base", pythonpath=str(PYTEST_HTML_DIR))
     assert plain.returncode == 0 and "html-4.2.0" in plain.stdout, plain.stdout
+
+
+def test_redact_patterns_reach_the_conversation_and_a_bad_one_is_a_usage_error(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(project / ".claude_sessions")
+    plain, redacted = tmp_path / "plain.html", tmp_path / "redacted.html"
+    assert main(["html", "--store", store, "-o", str(plain), "-q"]) == 0
+    assert main(["html", "--store", store, "-o", str(redacted), "-q", "--redact", "Ali[c]e"]) == 0
+
+    def conversations(html: str) -> str:  # the patterns apply to what is read from the transcripts
+        return "".join(re.findall(r'<details class="conv">.*?</details>', html, flags=re.S))
+
+    assert "my name is Alice" in conversations(plain.read_text())  # there to be redacted
+    text = conversations(redacted.read_text())
+    assert "Alice" not in text and "my name is [REDACTED:custom]" in text
+    assert main(["html", "--store", store, "-o", str(tmp_path / "x.html"), "--redact", "[bad"]) == 2
+    assert "--redact: invalid redaction pattern '[bad'" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()

@@ -32,6 +32,7 @@ NEEDLES = {
     "parametrize id": "P3P3P3P3P3P3",
     "agent id": "G5G5G5G5G5G5",
     "metadata key": "M8M8M8M8M8M8",
+    "user pattern": "internal-ticket-4242",  # a claude_cassette_redact pattern of the project
 }
 
 FAKE_CLI = """#!/bin/sh
@@ -66,7 +67,7 @@ def ask(prompt, *more):
 @pytest.mark.claude_cassette
 @pytest.mark.claude_session(agent="agent-" + {AGENT_SECRET!r}, expect_continuity=True)
 def test_the_agents_own_claude(claude_api_stub, session_tracker):
-    first = ask("remember " + KEY + " and " + BEARER)
+    first = ask("remember " + KEY + " and " + BEARER + " for internal-ticket-4242")
     again = ask("and " + AWS + "?", "--resume", first["session_id"])
     assert again["session_id"] == first["session_id"]
 
@@ -117,6 +118,7 @@ def test_no_planted_secret_reaches_any_file_or_the_terminal(
     fake.write_text(FAKE_CLI.format(real=claude_bin))
     fake.chmod(0o755)
     pytester.makepyfile(test_inner=SUITE)
+    pytester.makeini("[pytest]\nclaude_cassette_redact = internal-ticket-\\d+\n")
     before = {p: p.stat().st_mtime_ns for p in pytester.path.rglob("*") if p.is_file()}
     basetemp = pytester.path / "basetemp"
     result = pytester.runpytest_subprocess(

@@ -275,10 +275,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_html(args: argparse.Namespace) -> int:
+    from pytest_claude_sessions.redact import Redactor
     from pytest_claude_sessions.report.html import read_extras, render_html
 
+    try:
+        Redactor(args.redact)  # a bad pattern is a usage error before anything is read
+    except ValueError as exc:
+        raise CommandError(f"--redact: {exc}") from None
     run = _load(args, args.run)
-    extras = {} if args.no_transcripts else read_extras(run)
+    extras = {} if args.no_transcripts else read_extras(run, redact=args.redact)
     text = render_html(run, title=args.title, extras=extras)
     write_text(Path(args.output), text)
     if not args.quiet:
@@ -357,5 +362,12 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the report")
     p.add_argument("--title", default="Claude sessions", help="the report's title")
     p.add_argument("--no-transcripts", action="store_true", help="do not read transcripts (faster)")
+    p.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="also redact REGEX in the conversation (repeatable: the project's claude_cassette_redact lines)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     store_arg(p)

@@ -27,10 +27,13 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def session_manager(pytestconfig: pytest.Config) -> SessionManager:
     """The run's session store, shared by every xdist worker (one manager per process)."""
+    from pytest_claude_sessions.redact import Redactor
     from pytest_claude_sessions.store.manager import SessionManager
 
     run = claude_run.of(pytestconfig)
-    return SessionManager(run.run_dir, run_id=run.run_id or None)
+    # the user's patterns redact the store, the ids and the reports too, not only the cassettes
+    redactor = Redactor(run.settings.cassette_redact)
+    return SessionManager(run.run_dir, run_id=run.run_id or None, redactor=redactor)
 
 
 @pytest.fixture

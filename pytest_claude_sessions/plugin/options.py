@@ -215,7 +215,11 @@ class Settings:
         None, "path", "Directory for all cassettes instead of <test dir>/cassettes"
     )
     cassette_redact: tuple[str, ...] = option(
-        (), "regexes", "Extra regexes redacted from cassettes (one per line)", flag=None, env=False
+        (),
+        "regexes",
+        "Extra regexes redacted from cassettes, the store and the reports (one per line)",
+        flag=None,
+        env=False,
     )
     cassette_slim: bool = option(
         True,

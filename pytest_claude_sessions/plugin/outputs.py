@@ -128,7 +128,7 @@ class RunOutputs:
             run = None
         if run is None:  # no test touched Claude, or the run's report.json could not be written
             run = model.Run(run_id, str(run_dir), [dict(r) for r in records])
-        text = render_html(run, extras=read_extras(run))
+        text = render_html(run, extras=read_extras(run, redact=self.settings.cassette_redact))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, text.encode("utf-8"))

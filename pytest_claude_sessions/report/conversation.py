@@ -2,7 +2,8 @@
 calls and results of the step's own turns (the path from its leaf back to the previous step's leaf).
 
 Transcripts may be gone (a temporary directory): a step without one has no conversation, never an error.
-Every text passes through the default :class:`Redactor` before it is shown.
+Every text passes through a :class:`Redactor` (the default one unless the caller gives its own) before it is
+shown.
 """
 
 from __future__ import annotations
@@ -89,9 +90,12 @@ def _messages(rec: Mapping[str, Any], redactor: Redactor) -> Iterator[Message]:
             yield Message("tool_result", _clip(redactor.redact(str(inner or ""))))
 
 
-def step_conversations(steps: Sequence[Mapping[str, Any]]) -> list[list[Message] | None]:
-    """Per step, its own messages; ``None`` when its transcript (or leaf) is not there."""
-    redactor = Redactor()
+def step_conversations(
+    steps: Sequence[Mapping[str, Any]], redactor: Redactor | None = None
+) -> list[list[Message] | None]:
+    """Per step, its own messages; ``None`` when its transcript (or leaf) is not there. Every text passes
+    through ``redactor`` (default: the built-in rules and the key variables' values)."""
+    redactor = redactor if redactor is not None else Redactor()
     nodes = chain_graph(steps)
     cache: dict[str, dict[str, dict[str, Any]]] = {}
     out: list[list[Message] | None] = []

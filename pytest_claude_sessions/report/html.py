@@ -366,9 +366,15 @@ def session_fragment(record: Mapping[str, Any]) -> str:
     )
 
 
-def read_extras(run: Run, *, conversation: bool = True, verdicts: bool = True) -> dict[str, dict[str, Any]]:
+def read_extras(
+    run: Run, *, conversation: bool = True, verdicts: bool = True, redact: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     """What the transcripts still on disk tell about each test: per-step continuity verdicts (with their
-    evidence, weak ones marked) and the conversation. Tests whose transcripts are gone get nothing."""
+    evidence, weak ones marked) and the conversation, redacted with the built-in rules plus ``redact``
+    (the project's patterns). Tests whose transcripts are gone get nothing."""
+    from pytest_claude_sessions.redact import Redactor
+
+    redactor = Redactor(redact)
     from pathlib import Path
 
     out: dict[str, dict[str, Any]] = {}
@@ -381,7 +387,7 @@ def read_extras(run: Run, *, conversation: bool = True, verdicts: bool = True) -
         if conversation:
             from pytest_claude_sessions.report.conversation import step_conversations
 
-            extra["conversation"] = step_conversations(steps)
+            extra["conversation"] = step_conversations(steps, redactor)
         if verdicts and len(steps) > 1:
             extra["verdicts"] = _chain_verdicts(steps, paths[0])
         out[str(rec["nodeid"])] = extra
