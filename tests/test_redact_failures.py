@@ -3,6 +3,8 @@ output) passes through the test's redactor before it reaches the terminal or jun
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 SECRET = "sk-ant-api03-" + "Q" * 40
@@ -38,5 +40,12 @@ def test_a_secret_in_a_failure_reaches_neither_terminal_nor_junit(
         assert TOKEN_VALUE not in text, where
     assert "[REDACTED:" in out and "[REDACTED:" in junit
     assert "please use" in out  # the rest of the failure is still there
+    # the crash line stays: the short summary and junit's message name the assertion, redacted
+    result.stdout.fnmatch_lines(["FAILED test_leak.py::test_leaks - AssertionError: ['claude', '-p', 'ple*"])
+    # pytest's comparison explanation cuts its operands; built from redacted ones, no piece of the key shows
+    assert "Q" * 8 not in out and "Q" * 8 not in junit
+    assert re.search(r'<failure message="AssertionError: \[.claude.,[^"]*REDACTED', junit) or re.search(
+        r'<failure message="AssertionError:[^"]*REDACTED', junit
+    ), junit
     # a failure with nothing to hide keeps pytest's own rendering (the assertion's introspection)
     result.stdout.fnmatch_lines(["*assert 41 == 42*"])

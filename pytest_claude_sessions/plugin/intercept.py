@@ -1,12 +1,13 @@
 """pytest wiring of the interposed ``claude``: the ``claude_cli`` fixture and which tests get it.
 
-A test has interception on when it requests ``claude_cli``, is marked ``claude_cassette`` or
-``claude_session``, or the run has ``--claude-intercept`` (ini ``claude_intercept``, env
-``PYTEST_CLAUDE_INTERCEPT``). Then, for the test's duration: the launcher's directory is first on ``PATH``,
-``CLAUDE_CONFIG_DIR`` is the test's isolated config dir (the SDK's session functions read it in this
-process), the launcher's payload names the test, and the Agent SDK's CLI lookup returns the launcher. Calls
-run through the test's ``claude_executor`` (tracker, cassette, guards), so they show up exactly like the
-executor's own. Misses and replay mismatches fail the test after its body, with the command that records.
+A test has interception on when it requests ``claude_cli`` or ``claude_api_stub``, is marked
+``claude_cassette``, ``claude_session`` or ``claude_budget``, or the run has ``--claude-intercept`` (ini
+``claude_intercept``, env ``PYTEST_CLAUDE_INTERCEPT``). Then, for the test's duration: the launcher's
+directory is first on ``PATH``, ``CLAUDE_CONFIG_DIR`` is the test's isolated config dir (the SDK's session
+functions read it in this process), the launcher's payload names the test, and the Agent SDK's CLI lookup
+returns the launcher. Calls run through the test's ``claude_executor`` (tracker, cassette, guards), so they
+show up exactly like the executor's own. Misses and replay mismatches fail the test after its body, with the
+command that records.
 
 The server and the launcher are made on first use in a process (:mod:`pytest_claude_sessions.intercept`);
 a suite that never intercepts pays nothing but the per-item marker check at collection.
@@ -103,6 +104,9 @@ def intercept_all(config: pytest.Config) -> bool:
     return str(value).strip().lower() in _TRUE if value is not None else False
 
 
+_INTERCEPTING_MARKERS = ("claude_cassette", "claude_session", "claude_budget")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Interception on for marked tests (or all of them): ``claude_cli`` first among their fixtures, so a
@@ -114,8 +118,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if (
             everything
-            or item.get_closest_marker("claude_cassette") is not None
-            or item.get_closest_marker("claude_session") is not None
+            or "claude_api_stub" in names  # a stub the agent's own claude never reached would be a trap
+            or any(item.get_closest_marker(m) is not None for m in _INTERCEPTING_MARKERS)
         ):
             names.insert(0, "claude_cli")
             if "claude_executor" not in names:  # what decides whether the test's cassette applies

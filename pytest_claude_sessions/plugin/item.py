@@ -9,8 +9,9 @@ PYTEST_DONT_REWRITE: nothing here relies on pytest's assert rewriting.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -308,10 +309,33 @@ def _wire(test: TestState, nodeid: str, failed: bool) -> dict[str, Any] | None:
 
 
 def compare_repr(op: str, left: object, right: object) -> list[str] | None:
-    """``pytest_assertrepr_compare``: session id lists and chains compared step by step."""
+    """``pytest_assertrepr_compare``: session id lists and chains compared step by step; a comparison
+    whose operands hold a secret is shown redacted (pytest's own explanation truncates the operands, which
+    can cut a key so that no rule matches what is left of it)."""
     from pytest_claude_sessions.assertions.continuity import compare_repr as chain_repr
 
-    return chain_repr(op, left, right)
+    found = chain_repr(op, left, right)
+    return found if found is not None else _redacted_comparison(op, left, right)
+
+
+def _redacted_comparison(op: str, left: object, right: object) -> list[str] | None:
+    from pytest_claude_sessions.redact import Redactor
+
+    redact = Redactor().redact
+    shown = [repr(left)[:_COMPARED_MAX], repr(right)[:_COMPARED_MAX]]  # bounded before the rules run
+    clean = [redact(text) for text in shown]
+    if clean == shown:
+        return None
+    short = [c if len(c) <= 60 else f"{c[:28]}...{c[-28:]}" for c in clean]  # cut after redaction: safe
+    return [
+        f"{short[0]} {op} {short[1]}",
+        "the compared values hold secrets; shown redacted:",
+        f"left:  {clean[0]}",
+        f"right: {clean[1]}",
+    ]
+
+
+_COMPARED_MAX = 10_000
 
 
 class PerTestHooks:
@@ -391,5 +415,26 @@ def redact_failure(rep: pytest.TestReport, redactor: Redactor) -> None:
         text = str(rep.longrepr)
         clean = redactor.redact(text)
         if clean != text:
-            rep.longrepr = clean
+            # in place, so the crash line stays for the short summary, junit's message and xdist
+            _scrub(rep.longrepr, redactor.redact, set())
+            after = str(rep.longrepr)
+            if redactor.redact(after) != after:  # a piece the walk did not reach: keep the safe text
+                rep.longrepr = clean
     rep.sections = [(name, redactor.redact(content)) for name, content in rep.sections]
+
+
+def _scrub(value: Any, redact: Callable[[str], str], seen: set[int]) -> Any:
+    """``value`` with every string inside redacted: lists and pytest's repr dataclasses (traceback entries,
+    locals, function arguments, the crash location) in place, tuples rebuilt."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        value[:] = [_scrub(v, redact, seen) for v in value]
+        return value
+    if isinstance(value, tuple):
+        return tuple(_scrub(v, redact, seen) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and id(value) not in seen:
+        seen.add(id(value))
+        for f in dataclasses.fields(value):
+            setattr(value, f.name, _scrub(getattr(value, f.name), redact, seen))
+    return value
