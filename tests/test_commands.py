@@ -231,3 +231,18 @@ def test_a_missing_store_or_no_transcript_is_one_error_exit_2(
     (tmp_path / "cfg" / "projects").mkdir(parents=True)
     code, out, err = cli(capsys, "validate", str(tmp_path / "cfg"))
     assert code == 2 and out == "" and "no transcript found" in err
+
+
+def test_a_run_is_named_by_a_unique_prefix_or_suffix_of_its_id(tmp_path: Path) -> None:
+    from pytest_claude_sessions.report.model import RunNotFoundError, find_run
+
+    root = tmp_path / "runs"
+    ids = ["2026-11-24T05-56-58.671053Z-61a42f", "2026-11-25T05-56-58.671053Z-b99118"]
+    for run_id in ids:
+        (root / run_id).mkdir(parents=True)
+    assert find_run(tmp_path, "2026-11-24").name == ids[0]
+    assert find_run(tmp_path, "b99118").name == ids[1]  # the random tail people copy
+    with pytest.raises(RunNotFoundError, match="ambiguous"):
+        find_run(tmp_path, "2026-11-2")
+    with pytest.raises(RunNotFoundError, match="no run 'zzz'"):
+        find_run(tmp_path, "zzz")

@@ -18,8 +18,8 @@ class AddCommand(Protocol):
 
 
 RUN_HELP = (
-    "a run: its id or a unique prefix, -N (N-th newest; default -1 = newest), a run directory, a store "
-    "(its newest run) or a JSON report file"
+    "a run: its id or a unique prefix or suffix, -N (N-th newest; default -1 = newest), a run directory, "
+    "a store (its newest run) or a JSON report file"
 )
 
 

@@ -86,8 +86,8 @@ def resolve_store(store: str | os.PathLike[str] | None) -> Path:
 
 def find_run(store: Path, ref: str | None) -> Path:
     """The run directory or JSON report ``ref`` names: ``None``/``latest`` (newest), a run id or a unique
-    prefix of one, ``-N`` (N-th newest, ``-1`` = newest), a run directory, a store (its newest run) or a
-    JSON report file."""
+    prefix (or suffix) of one, ``-N`` (N-th newest, ``-1`` = newest), a run directory, a store (its newest
+    run) or a JSON report file."""
     if ref is not None and ref not in ("latest",) and not ref.startswith("-"):
         as_path = Path(ref)
         if as_path.is_file():
@@ -108,6 +108,8 @@ def find_run(store: Path, ref: str | None) -> Path:
             raise RunNotFoundError(f"{ref}: the store {store} holds only {len(found)} run(s)")
         return found[-n]
     matches = [p for p in found if p.name.startswith(ref)]
+    if not matches:  # the random tail of a run id is what people copy: a unique suffix names it too
+        matches = [p for p in found if p.name.endswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
