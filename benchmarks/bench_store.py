@@ -33,7 +33,7 @@ from pathlib import Path
 from _bench_common import ROOT as REPO_ROOT, machine
 
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store.journal import SessionStore
+from pytest_claude_sessions.store.session_store import SessionStore
 from pytest_claude_sessions.store.tracker import SessionTracker
 
 PROMPT = "Summarise the failing test output and propose a fix for the flaky session resume. " * 3

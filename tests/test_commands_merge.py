@@ -20,7 +20,7 @@ from pytest_claude_sessions.plugin.reporting import write_json_report
 from pytest_claude_sessions.report.model import REPORT_NAME, find_run, load_run
 from pytest_claude_sessions.report.records import RunReport, build_test_record
 from pytest_claude_sessions.store import runs as run_dirs
-from pytest_claude_sessions.store.journal import SessionStore
+from pytest_claude_sessions.store.session_store import SessionStore
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

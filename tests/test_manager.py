@@ -15,8 +15,8 @@ import pytest
 
 from pytest_claude_sessions.errors import ExportFormatError, StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store.journal import SessionStore
 from pytest_claude_sessions.store.manager import SessionManager
+from pytest_claude_sessions.store.session_store import SessionStore
 from pytest_claude_sessions.store.tracker import SessionTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_claude_sessions.store.journal import SessionStore
 from pytest_claude_sessions.store.manager import SessionManager
 from pytest_claude_sessions.store.monitor import HealthReport, SessionMonitor
+from pytest_claude_sessions.store.session_store import SessionStore
 
 
 def test_statistics(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import hide_every_claude
 
-from pytest_claude_sessions.store.journal import SessionStore
+from pytest_claude_sessions.store.session_store import SessionStore
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"

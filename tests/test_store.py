@@ -14,7 +14,6 @@ from pytest_claude_sessions.errors import LockTimeoutError, StoreError
 from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.redact import Redactor
 from pytest_claude_sessions.store.journal import (
-    SessionStore,
     StoreWarning,
     journal_name,
     parse_journal,
@@ -22,6 +21,7 @@ from pytest_claude_sessions.store.journal import (
     resolve_fsync,
     resolve_lock_timeout,
 )
+from pytest_claude_sessions.store.session_store import SessionStore
 
 HOSTILE_IDS = [
     "../..",

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_claude_sessions.errors import StoreWarning
-from pytest_claude_sessions.store.journal import SessionStore, parse_journal
+from pytest_claude_sessions.store.journal import parse_journal
+from pytest_claude_sessions.store.session_store import SessionStore
 from pytest_claude_sessions.store.tracker import SessionTracker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

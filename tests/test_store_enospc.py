@@ -12,7 +12,8 @@ import pytest
 
 from pytest_claude_sessions.errors import StoreError
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store.journal import SessionStore, parse_journal
+from pytest_claude_sessions.store.journal import parse_journal
+from pytest_claude_sessions.store.session_store import SessionStore
 from pytest_claude_sessions.store.tracker import SessionTracker
 
 

@@ -11,12 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pytest_claude_sessions.errors import StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow
-from pytest_claude_sessions.store.journal import (
-    SessionStore,
-    _record_from_parsed,
-    parse_journal,
-    parse_record,
-)
+from pytest_claude_sessions.store.journal import parse_journal, parse_record, record_from_parsed
+from pytest_claude_sessions.store.session_store import SessionStore
 from pytest_claude_sessions.store.tracker import SessionTracker
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -143,7 +139,7 @@ def test_the_loaders_fast_path_builds_what_from_dict_builds(
         expected = f"ValueError: {exc}"
     got: SessionInfo | str
     try:
-        got = _record_from_parsed(copy.deepcopy(record))
+        got = record_from_parsed(copy.deepcopy(record))
     except ValueError as exc:
         got = f"ValueError: {exc}"
     assert got == expected

@@ -176,7 +176,7 @@ def build_executor(
 def _run_spend(run_dir: Path) -> budget.Spend:
     """What every worker of this run has spent so far, read from the shared store."""
     from pytest_claude_sessions.assertions import budget
-    from pytest_claude_sessions.store.journal import SessionStore
+    from pytest_claude_sessions.store.session_store import SessionStore
 
     chains = SessionStore(run_dir).load_all()
     return budget.Spend.of(step for chain in chains.values() for step in chain)

@@ -296,7 +296,7 @@ class ClaudeRun:
     def _store_chains(self) -> dict[str, list[Any]]:
         """Every chain the run's store holds (all workers, crashed ones included)."""
         from pytest_claude_sessions.errors import ClaudeSessionsError
-        from pytest_claude_sessions.store.journal import SessionStore
+        from pytest_claude_sessions.store.session_store import SessionStore
 
         try:
             return dict(SessionStore(self.run_dir, create=False).load_all())

@@ -34,11 +34,11 @@ from pytest_claude_sessions.store.journal import (
     FORMAT_NAME,
     FORMAT_VERSION,
     HEADER_KEY,
-    SessionStore,
-    _encode,
+    encode_line,
     journal_name,
     record_key,
 )
+from pytest_claude_sessions.store.session_store import SessionStore
 
 
 @dataclass
@@ -161,7 +161,7 @@ def _union_steps(sources: Iterable[_Source]) -> dict[str, list[SessionInfo]]:
                 copy = SessionInfo.from_dict(step.to_dict())
                 copy.step_id = key
                 copy.interaction_count = 0  # renumbered below: a position, not part of the identity
-                encoded = _encode(copy.to_dict())
+                encoded = encode_line(copy.to_dict())
                 if key not in known or encoded < known[key][0]:
                     known[key] = (encoded, copy)
     out: dict[str, list[SessionInfo]] = {}
@@ -215,7 +215,7 @@ def _combine(recs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _journal_lines(agent: str, chain: Sequence[SessionInfo]) -> list[bytes]:
-    body = [_encode(info.to_dict()) for info in chain]
+    body = [encode_line(info.to_dict()) for info in chain]
     header = {
         HEADER_KEY: FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -223,7 +223,7 @@ def _journal_lines(agent: str, chain: Sequence[SessionInfo]) -> list[bytes]:
         "created_at": chain[0].created_at.isoformat() if chain else None,
         "generation": hashlib.sha256(b"".join(body)).hexdigest()[:32],  # content-derived: merges reproduce
     }
-    return [_encode(header), *body]
+    return [encode_line(header), *body]
 
 
 def _write_run(

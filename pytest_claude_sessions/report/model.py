@@ -152,7 +152,7 @@ def run_from_report(data: Mapping[str, Any], source: str) -> Run:
 
 def load_run_dir(path: Path) -> Run:
     """The journals of a run directory, with ``report.json``'s verdicts laid over them when it is there."""
-    from pytest_claude_sessions.store.journal import SessionStore
+    from pytest_claude_sessions.store.session_store import SessionStore
 
     if not path.is_dir():
         raise RunNotFoundError(f"{path} is not a run directory")

@@ -9,11 +9,6 @@ from typing import TYPE_CHECKING
 from pytest_claude_sessions.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from pytest_claude_sessions.store.journal import (
-        JournalCursor as JournalCursor,
-        ReadResult as ReadResult,
-        SessionStore as SessionStore,
-    )
     from pytest_claude_sessions.store.manager import (
         SessionManager as SessionManager,
     )
@@ -27,6 +22,11 @@ if TYPE_CHECKING:
         SessionHistory as SessionHistory,
         session_history as session_history,
     )
+    from pytest_claude_sessions.store.session_store import (
+        JournalCursor as JournalCursor,
+        ReadResult as ReadResult,
+        SessionStore as SessionStore,
+    )
     from pytest_claude_sessions.store.tracker import (
         SessionTracker as SessionTracker,
         default_persistence_dir as default_persistence_dir,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # submodule -> the public names it defines (what mypy sees is the block above; a test checks they agree)
 _EXPORTS = {
-    "journal": "JournalCursor ReadResult SessionStore",
+    "session_store": "JournalCursor ReadResult SessionStore",
     "manager": "SessionManager",
     "monitor": "HealthCheck HealthReport SessionMonitor",
     "runs": "RunDir SessionHistory session_history",

@@ -1,4 +1,4 @@
-"""The on-disk session store: one append-only JSONL journal per agent, guarded by a sidecar file lock.
+"""The journal format: one append-only JSONL file per agent, its name, its parsing and its records.
 
 Layout of ``<dir>/<slug>-<sha256 prefix>.jsonl`` (any agent id maps to a name inside the directory)::
 
@@ -6,7 +6,8 @@ Layout of ``<dir>/<slug>-<sha256 prefix>.jsonl`` (any agent id maps to a name in
     {"session_id": ..., "interaction_count": 1, ...}      <- SessionInfo.to_dict(), one line per step
     ...
 
-Guarantees (see the README): appends are O(1) in the chain length (only the tail is read, under the lock);
+:class:`~pytest_claude_sessions.store.session_store.SessionStore` reads and writes these files. Its
+guarantees (see the README): appends are O(1) in the chain length (only the tail is read, under the lock);
 an append that returned is on disk (fsync, unless switched off); a torn last line from a killed writer is
 skipped by readers and cut off by the next locked write; a file damaged anywhere else is never overwritten:
 it is moved aside to ``<file>.corrupt-<UTC timestamp>`` and every recoverable record goes into a fresh
@@ -16,26 +17,20 @@ of the directory.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import glob
 import hashlib
 import heapq
 import json
 import os
 import re
 import shutil
-import uuid
-import warnings
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_claude_sessions import fs
 from pytest_claude_sessions.errors import (
-    StoreCorruptionError,
     StoreError,
     StoreWarning,
 )
@@ -46,11 +41,7 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "ENV_FSYNC",
     "ENV_LOCK_TIMEOUT",
-    "FileCheck",
-    "JournalCursor",
     "ParsedJournal",
-    "ReadResult",
-    "SessionStore",
     "StoreWarning",
     "journal_name",
     "parse_journal",
@@ -70,10 +61,10 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 ENV_FSYNC = "CLAUDE_SESSIONS_FSYNC"
 ENV_LOCK_TIMEOUT = "CLAUDE_SESSIONS_LOCK_TIMEOUT"
 _TAIL_CHUNK = 16 * 1024
-_READ_BLOCK = 1024 * 1024
+READ_BLOCK = 1024 * 1024
 _SLUG_MAX = 48
 _HASH_LEN = 20  # hex digits of sha256: 80 bits, no realistic collision between agent ids
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 _OPTIONAL_STR = (
     "parent_session_id",
@@ -154,12 +145,12 @@ def record_key(info: SessionInfo) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _encode(obj: dict[str, Any]) -> bytes:
+def encode_line(obj: dict[str, Any]) -> bytes:
     # ensure_ascii: any str (lone surrogates, NUL, U+2028) becomes one ASCII line without a raw newline.
     return (json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False) + "\n").encode("ascii")
 
 
-def _timestamp_tag() -> str:
+def timestamp_tag() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%S%fZ")
 
 
@@ -227,7 +218,7 @@ def parse_record(data: Any) -> SessionInfo:
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _header_problem(data: dict[str, Any]) -> str | None:
+def header_problem(data: dict[str, Any]) -> str | None:
     if data.get(HEADER_KEY) != FORMAT_NAME:
         return f"unknown journal format {data.get(HEADER_KEY)!r}"
     version = data.get("version")
@@ -238,7 +229,7 @@ def _header_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _record_from_parsed(obj: Any, strings: dict[str, str] | None = None) -> SessionInfo:
+def record_from_parsed(obj: Any, strings: dict[str, str] | None = None) -> SessionInfo:
     """:func:`parse_record` for an object that ``json.loads`` just built and nobody else holds.
 
     Builds the record from ``obj``'s values without copying them (``SessionInfo.from_dict`` must copy, as
@@ -307,7 +298,7 @@ class _JournalParser:
             first = out.header is None and not out.records and not out.damaged
             if self.expect_header and first and is_header:
                 assert isinstance(obj, dict)
-                problem = _header_problem(obj)
+                problem = header_problem(obj)
                 if problem:
                     out.damaged.append((self.lineno, problem))
                 else:
@@ -318,7 +309,7 @@ class _JournalParser:
                 out.damaged.append((self.lineno, "the journal header is missing"))
             had_count = isinstance(obj, dict) and "interaction_count" in obj
             try:
-                record = _record_from_parsed(obj, self.strings)
+                record = record_from_parsed(obj, self.strings)
             except ValueError as exc:
                 out.damaged.append((self.lineno, str(exc)[:200]))
                 continue
@@ -346,14 +337,14 @@ def parse_journal(data: bytes, *, expect_header: bool = True, first_line: int = 
     return parser.out
 
 
-def _parse_fd(fd: int, size: int) -> ParsedJournal:
+def parse_fd_journal(fd: int, size: int) -> ParsedJournal:
     """:func:`parse_journal` of the first ``size`` bytes of ``fd``, read in blocks: a long journal is never
     held in memory as a whole next to its records."""
     parser = _JournalParser()
     pending = bytearray()
     position = 0
     while position < size:
-        block = _read_range(fd, position, min(_READ_BLOCK, size - position))
+        block = read_range(fd, position, min(READ_BLOCK, size - position))
         if not block:
             break
         position += len(block)
@@ -369,7 +360,7 @@ def _parse_fd(fd: int, size: int) -> ParsedJournal:
 # --------------------------------------------------------------------------- small file helpers
 
 
-def _read_range(fd: int, start: int, length: int) -> bytes:
+def read_range(fd: int, start: int, length: int) -> bytes:
     # lseek + read rather than os.pread (POSIX only); every caller owns its descriptor.
     chunks: list[bytes] = []
     os.lseek(fd, start, os.SEEK_SET)
@@ -382,7 +373,7 @@ def _read_range(fd: int, start: int, length: int) -> bytes:
     return b"".join(chunks)
 
 
-def _unique_sibling(path: Path, suffix: str) -> Path:
+def unique_sibling(path: Path, suffix: str) -> Path:
     candidate = path.with_name(path.name + suffix)
     n = 1
     while candidate.exists():
@@ -391,13 +382,13 @@ def _unique_sibling(path: Path, suffix: str) -> Path:
     return candidate
 
 
-def _preserve_copy(src: Path, dst: Path) -> None:
+def preserve_copy(src: Path, dst: Path) -> None:
     """Keep the bytes of ``src`` at ``dst`` (hard link when possible, else a synced copy)."""
     try:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-        fd = os.open(dst, os.O_RDONLY | _O_CLOEXEC)
+        fd = os.open(dst, os.O_RDONLY | O_CLOEXEC)
         try:
             os.fsync(fd)
         finally:
@@ -405,629 +396,7 @@ def _preserve_copy(src: Path, dst: Path) -> None:
     fs.fsync_dir(dst.parent)
 
 
-# --------------------------------------------------------------------------- the store
-
-
-@dataclass(frozen=True)
-class JournalCursor:
-    """Where a reader stopped: lets :meth:`SessionStore.read` return only what was appended since."""
-
-    path: Path
-    inode: int | None = None
-    header_line: bytes = b""
-    offset: int = 0
-
-
-@dataclass
-class ReadResult:
-    """``records`` is the whole chain when ``full``, else only the steps appended after the cursor."""
-
-    records: list[SessionInfo]
-    full: bool
-    cursor: JournalCursor
-
-
-@dataclass(frozen=True)
-class FileCheck:
-    """Result of inspecting one store file without changing it."""
-
-    path: Path
-    ok: bool
-    detail: str
-    agent_id: str | None = None
-    records: int = 0
-
-
-class SessionStore:
-    """One directory of per-agent journals. Thread-safe; safe across processes sharing the directory.
-
-    ``fsync`` (default on, or ``$CLAUDE_SESSIONS_FSYNC``): sync every append before returning; off trades
-    crash durability of the last appends (power loss, not process death) for speed. ``lock_timeout``
-    (default 30 s, or ``$CLAUDE_SESSIONS_LOCK_TIMEOUT``): how long to wait for another writer before
-    :class:`LockTimeoutError`. ``redactor``: applied to records imported by :meth:`merge` and by legacy
-    migration.
-    """
-
-    def __init__(
-        self,
-        directory: str | os.PathLike[str],
-        *,
-        fsync: bool | None = None,
-        lock_timeout: float | None = None,
-        redactor: Redactor | None = None,
-        create: bool = True,
-    ) -> None:
-        # realpath: every process must lock the very same lock file, whatever symlinks lead to the store.
-        self.directory = Path(os.path.realpath(Path(directory).expanduser()))
-        self.fsync = resolve_fsync(fsync)
-        self.lock_timeout = resolve_lock_timeout(lock_timeout)
-        self.redactor = redactor
-        self._damaged: set[Path] = set()  # journals a read found damaged: the next write repairs them first
-        if create:
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot create the session store directory {self.directory}: {exc}"
-                ) from exc
-        if self.directory.exists() and not self.directory.is_dir():
-            raise StoreError(f"the session store path {self.directory} exists and is not a directory")
-
-    def __repr__(self) -> str:
-        return (
-            f"SessionStore({str(self.directory)!r}, fsync={self.fsync}, lock_timeout={self.lock_timeout:g})"
-        )
-
-    # ----------------------------------------------------------------- paths and locks
-
-    def journal_path(self, agent_id: str) -> Path:
-        """The journal of ``agent_id`` (inside the directory for any string)."""
-        return self.directory / journal_name(agent_id)
-
-    def legacy_path(self, agent_id: str) -> Path | None:
-        """Where the older format kept ``agent_id`` (``<agent_id>_sessions.json``), if that name is safe."""
-        name = f"{agent_id}{LEGACY_SUFFIX}"
-        if (
-            not agent_id
-            or agent_id in (".", "..")
-            or agent_id.startswith(".")
-            or any(c in agent_id for c in "/\\\0")
-            or len(name.encode("utf-8", "surrogatepass")) > 255
-        ):
-            return None
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            return None
-        return self.directory / name
-
-    @staticmethod
-    def lock_path(path: Path) -> Path:
-        """The sidecar lock file of a journal."""
-        return fs.sidecar_lock_path(path)
-
-    @contextlib.contextmanager
-    def locked(self, path: Path, timeout: float | None = None) -> Iterator[None]:
-        """Hold the sidecar lock of ``path``; :class:`LockTimeoutError` naming the lock file on timeout."""
-        # reentrant: the store's own nested calls (a read that repairs, inside a rewrite) take it again
-        with fs.locked(path, timeout=self.lock_timeout if timeout is None else timeout, reentrant=True):
-            yield
-
-    # ----------------------------------------------------------------- append (the hot path)
-
-    def append(self, agent_id: str, build: Callable[[int, SessionInfo | None], SessionInfo]) -> SessionInfo:
-        """Append one step. ``build(count, last)`` runs under the lock with the next ``interaction_count``
-        and the previous step (or ``None``) and returns the record to write. Cost: O(1) in the chain length.
-        """
-        self._migrate_legacy_for(agent_id)
-        path = self.journal_path(agent_id)
-        with self.locked(path):
-            if path in self._damaged:
-                self._damaged.discard(path)
-                self._repair_locked(agent_id, path)
-            for _attempt in range(2):
-                fd = fs.open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644, what="journal")
-                try:
-                    state = self._prepare_tail(fd, path, agent_id)
-                    if state is not None:
-                        prefix, count, last, created = state
-                        info = build(count + 1, last)
-                        info.interaction_count = count + 1
-                        line = _encode(info.to_dict())
-                        self._write_step(fd, path, prefix + line)
-                        if created:
-                            fs.fsync_dir(self.directory)
-                        return info
-                finally:
-                    os.close(fd)
-                self._repair_locked(agent_id, path)
-        raise StoreCorruptionError(f"the journal {path} could not be repaired for an append", path=path)
-
-    def _write_step(self, fd: int, path: Path, data: bytes) -> None:
-        """Under the lock: append ``data``; on any ``OSError`` (a full disk, ...) cut back what this write
-        added (it was never acknowledged) and raise a :class:`StoreError` naming the journal."""
-        start = os.lseek(fd, 0, os.SEEK_END)
-        with fs.os_errors(path, "append to the journal"):
-            try:
-                fs.write_all(fd, data)
-                if self.fsync:
-                    os.fsync(fd)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, start)
-                raise
-
-    def _header_bytes(self, agent_id: str) -> bytes:
-        return _encode(
-            {
-                HEADER_KEY: FORMAT_NAME,
-                "version": FORMAT_VERSION,
-                "agent_id": agent_id,
-                "created_at": utcnow().isoformat(),
-                "generation": uuid.uuid4().hex,  # changes on every rewrite: readers detect a replaced file
-            }
-        )
-
-    def _prepare_tail(
-        self, fd: int, path: Path, agent_id: str
-    ) -> tuple[bytes, int, SessionInfo | None, bool] | None:
-        """Under the lock: cut a torn tail, find the last count. ``None`` when the tail is damaged."""
-        size = os.fstat(fd).st_size
-        end, last_line = _tail(fd, size)
-        if end < size:
-            kept = self._keep_torn_tail(fd, path, end, size)
-            os.ftruncate(fd, end)
-            if self.fsync:
-                os.fsync(fd)
-            warnings.warn(
-                f"repaired {path}: dropped a torn last line ({size - end} bytes of a write that never "
-                f"finished, e.g. a killed process); its bytes are kept at {kept}",
-                StoreWarning,
-                stacklevel=4,
-            )
-        if last_line is None:  # empty (or only a torn header): start the journal
-            return self._header_bytes(agent_id), 0, None, size == 0
-        if not last_line.strip():  # blank lines are harmless but hide the last record: rare, parse it all
-            parsed = _parse_fd(fd, end)
-            if not parsed.ok:
-                return None
-            if parsed.records:
-                last = parsed.records[-1]
-                return b"", last.interaction_count, last, False
-            prefix = b"" if parsed.header is not None else self._header_bytes(agent_id)
-            return prefix, 0, None, False
-        try:
-            obj = json.loads(last_line.decode("utf-8"))
-        except (ValueError, RecursionError):
-            return None
-        if isinstance(obj, dict) and HEADER_KEY in obj:
-            if _header_problem(obj):
-                return None
-            if obj.get("agent_id") != agent_id:
-                raise StoreError(
-                    f"the journal {path} belongs to agent {obj.get('agent_id')!r}, not {agent_id!r} "
-                    f"(a copied or renamed file?); move it away"
-                )
-            return b"", 0, None, False
-        try:
-            last = _record_from_parsed(obj)
-        except ValueError:
-            return None
-        if last.agent_id is not None and last.agent_id != agent_id:
-            raise StoreError(
-                f"the journal {path} belongs to agent {last.agent_id!r}, not {agent_id!r} "
-                f"(a copied or renamed file?); move it away"
-            )
-        return b"", last.interaction_count, last, False
-
-    def _keep_torn_tail(self, fd: int, path: Path, end: int, size: int) -> Path:
-        """Under the lock: copy the bytes after the last newline aside before they are cut. A file with no
-        complete line has no valid header: it is quarantined whole (``.corrupt-``); otherwise the tail of an
-        unfinished write goes to ``.torn-`` (a killed writer is not damage)."""
-
-        def pieces() -> Iterator[bytes]:  # in blocks: a torn tail may be any size
-            for offset in range(end, size, _READ_BLOCK):
-                yield os.pread(fd, min(_READ_BLOCK, size - offset), offset)
-
-        kept = _unique_sibling(path, (CORRUPT_INFIX if end == 0 else TORN_INFIX) + _timestamp_tag())
-        fs.atomic_write(kept, pieces(), mode=0o600, fsync=self.fsync, what="copy of a torn journal tail")
-        return kept
-
-    def _keep_torn_tail_of(self, path: Path) -> None:
-        """Under the lock, before a rewrite or a removal drops it: keep a torn tail aside."""
-        if not os.path.lexists(path):  # under the lock: nobody creates it meanwhile
-            return
-        fd = fs.open_nofollow(path, os.O_RDONLY, what="journal", error=StoreError)
-        try:
-            size = os.fstat(fd).st_size
-            end, _ = _tail(fd, size)
-            if end < size:
-                self._keep_torn_tail(fd, path, end, size)
-        finally:
-            os.close(fd)
-
-    # ----------------------------------------------------------------- reading
-
-    def load(self, agent_id: str) -> list[SessionInfo]:
-        """The whole chain of ``agent_id`` (empty when it has none)."""
-        return self.read(agent_id).records
-
-    def read(self, agent_id: str, cursor: JournalCursor | None = None) -> ReadResult:
-        """Read the chain, or with a ``cursor`` only the steps appended since (falls back to a full read
-        when the file was replaced or truncated). A read never writes: a damaged journal gives its
-        recoverable records (the next write quarantines and repairs it), a legacy file is read in memory
-        (the next write migrates it)."""
-        legacy = self.legacy_path(agent_id)
-        if legacy is None or not os.path.exists(legacy):
-            return self._read_journal(agent_id, cursor)
-        full = self._read_journal(agent_id)  # legacy files are rare: no incremental read beside one
-        try:
-            owner, records, _bad = _parse_legacy(legacy)
-        except (OSError, ValueError):
-            return full  # unreadable: the next write quarantines it
-        combined, added = _union(full.records, records, agent_id, self.redactor)
-        if owner != agent_id or not added:
-            return full
-        # numbered as the migration will number them; a cursor without an inode: the next read is full
-        numbered = [replace(r, interaction_count=i) for i, r in enumerate(combined, start=1)]
-        return ReadResult(numbered, True, JournalCursor(full.cursor.path))
-
-    def _read_journal(
-        self, agent_id: str, cursor: JournalCursor | None = None, *, repair: bool = False
-    ) -> ReadResult:
-        path = self.journal_path(agent_id)
-        for _attempt in range(3):
-            try:
-                fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-            except FileNotFoundError:
-                return ReadResult([], True, JournalCursor(path))
-            try:
-                st = os.fstat(fd)
-                if (
-                    cursor is not None
-                    and cursor.path == path
-                    and cursor.inode == st.st_ino
-                    and cursor.header_line
-                    and st.st_size >= cursor.offset
-                    and _read_range(fd, 0, len(cursor.header_line)) == cursor.header_line
-                ):
-                    if st.st_size == cursor.offset:
-                        return ReadResult([], False, cursor)
-                    chunk = _read_range(fd, cursor.offset, st.st_size - cursor.offset)
-                    parsed = parse_journal(chunk, expect_header=False)
-                    if parsed.ok:
-                        new_cursor = replace(cursor, offset=cursor.offset + parsed.complete_length)
-                        return ReadResult(parsed.records, False, new_cursor)
-                    # damage in the new bytes: fall through to a full read, which repairs
-                parsed = _parse_fd(fd, st.st_size)
-            finally:
-                os.close(fd)
-            if parsed.header is not None and parsed.header.get("agent_id") != agent_id:
-                owner = parsed.header.get("agent_id")
-                raise StoreError(
-                    f"the journal {path} belongs to agent {owner!r}, not {agent_id!r} "
-                    f"(a copied or renamed file?); move it away"
-                )
-            if not parsed.ok and not repair:
-                warnings.warn(
-                    f"the journal {path} is damaged ({parsed.describe_damage()}); returning the "
-                    f"{len(parsed.records)} recoverable records; the next write moves the file to "
-                    f"*{CORRUPT_INFIX}<time> and rewrites them",
-                    StoreWarning,
-                    stacklevel=3,
-                )
-                self._damaged.add(path)
-                # numbered by position, as the repair will number them
-                numbered = [replace(r, interaction_count=i) for i, r in enumerate(parsed.records, start=1)]
-                return ReadResult(numbered, True, JournalCursor(path))
-            if not parsed.ok:
-                try:
-                    with self.locked(path):
-                        self._repair_locked(agent_id, path)
-                except (OSError, StoreCorruptionError) as exc:
-                    # A read-only store (CI artifacts, another user's directory): serve what can be recovered
-                    # without moving anything; a writer with permissions will quarantine it.
-                    warnings.warn(
-                        f"the journal {path} is damaged ({parsed.describe_damage()}) and could not be "
-                        f"quarantined ({exc}); returning the {len(parsed.records)} recoverable records, the "
-                        f"file is left as it is",
-                        StoreWarning,
-                        stacklevel=3,
-                    )
-                    return ReadResult(parsed.records, True, JournalCursor(path))
-                continue
-            if parsed.torn_tail:
-                self._warn_if_still_torn(path, parsed.complete_length)
-            return ReadResult(
-                parsed.records,
-                True,
-                JournalCursor(path, st.st_ino, parsed.header_line, parsed.complete_length),
-            )
-        raise StoreCorruptionError(f"the journal {path} keeps failing to load after repair", path=path)
-
-    def _warn_if_still_torn(self, path: Path, complete_length: int) -> None:
-        # A reader without the lock may see a writer's line half-written; only a tail still torn while we hold
-        # the lock is a real leftover of a killed writer.
-        try:
-            with self.locked(path, timeout=min(self.lock_timeout, 5.0)):
-                fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-                try:
-                    size = os.fstat(fd).st_size
-                    end, _ = _tail(fd, size)
-                finally:
-                    os.close(fd)
-                if end == size:
-                    return
-        except (OSError, StoreError):
-            pass
-        warnings.warn(
-            f"{path}: skipped a torn last line (an unfinished write); the next write will cut it off",
-            StoreWarning,
-            stacklevel=4,
-        )
-
-    # ----------------------------------------------------------------- rewrites
-
-    def _write_journal(
-        self, path: Path, agent_id: str, records: Iterable[SessionInfo], *, keep_torn: bool = True
-    ) -> int:
-        """Under the lock: atomically replace the journal with ``records`` renumbered 1..n (a torn tail it
-        replaces is kept aside first, unless the caller kept the whole file)."""
-        if keep_torn:
-            self._keep_torn_tail_of(path)
-        # Rewrites only happen under this lock, so a temp file of this journal is a dead writer's leftover.
-        for stale in path.parent.glob(f".{glob.escape(path.name[:100])}.*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
-        count = 0
-
-        def lines() -> Iterator[bytes]:
-            nonlocal count
-            yield self._header_bytes(agent_id)
-            for count, info in enumerate(records, start=1):
-                info.interaction_count = count
-                yield _encode(info.to_dict())
-
-        fs.atomic_write(path, lines(), what="journal")
-        return count
-
-    def _repair_locked(self, agent_id: str, path: Path) -> None:
-        """Under the lock: move a damaged journal aside and rewrite its recoverable records."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return
-        parsed = parse_journal(data)
-        if parsed.ok:
-            return  # somebody repaired it first
-        quarantine = _unique_sibling(path, CORRUPT_INFIX + _timestamp_tag())
-        try:
-            _preserve_copy(path, quarantine)
-            self._write_journal(path, agent_id, parsed.records, keep_torn=False)  # the copy holds it all
-        except OSError as exc:
-            raise StoreCorruptionError(
-                f"the journal {path} is damaged ({parsed.describe_damage()}) and could not be "
-                f"repaired: {exc}",
-                path=path,
-                quarantined_to=quarantine if quarantine.exists() else None,
-            ) from exc
-        warnings.warn(
-            f"the journal {path} was damaged ({parsed.describe_damage()}): the original is kept at "
-            f"{quarantine}; {len(parsed.records)} recoverable records were kept in a fresh journal",
-            StoreWarning,
-            stacklevel=4,
-        )
-
-    def reset(self, agent_id: str) -> None:
-        """Empty the chain of ``agent_id`` (atomic rewrite to a header-only journal)."""
-        self._migrate_legacy_for(agent_id)
-        path = self.journal_path(agent_id)
-        with self.locked(path):
-            self._write_journal(path, agent_id, [])
-
-    def compact(self, agent_id: str) -> int:
-        """Rewrite the journal from its records (drops a torn tail, renumbers); returns the step count."""
-        self._migrate_legacy_for(agent_id)
-        path = self.journal_path(agent_id)
-        with self.locked(path):
-            records = self._read_journal(agent_id, repair=True).records
-            if not path.exists():
-                return 0
-            return self._write_journal(path, agent_id, records)
-
-    def remove_older_than(self, agent_id: str, cutoff: datetime) -> int:
-        """Drop the steps created before ``cutoff``; renumber the rest 1..n. Deletes a journal left empty.
-        Returns how many steps were removed."""
-        self._migrate_legacy_for(agent_id)
-        path = self.journal_path(agent_id)
-        with self.locked(path):
-            records = self._read_journal(agent_id, repair=True).records
-            kept = [r for r in records if r.created_at >= cutoff]
-            removed = len(records) - len(kept)
-            if removed:
-                if kept:
-                    self._write_journal(path, agent_id, kept)
-                else:
-                    self._keep_torn_tail_of(path)
-                    path.unlink()
-                    fs.fsync_dir(self.directory)
-            return removed
-
-    def merge(self, agent_id: str, records: Iterable[SessionInfo]) -> int:
-        """Union ``records`` into the chain, keyed by :func:`record_key`, renumbered 1..n, atomic rewrite.
-        The two chains are interleaved by ``created_at`` at their heads, each keeping its own order (a clock
-        that stepped back never reorders a chain). A record naming another agent is refused
-        (:class:`StoreError`, nothing written). Idempotent: returns how many steps were new (0: untouched)."""
-        incoming = list(records)
-        strangers = [r for r in incoming if r.agent_id is not None and r.agent_id != agent_id]
-        if strangers:
-            raise StoreError(
-                f"cannot merge into agent {agent_id!r}: {len(strangers)} record(s) name another agent "
-                f"(first: {strangers[0].agent_id!r}, session {strangers[0].session_id}); "
-                "merge them into their own"
-            )
-        self._migrate_legacy_for(agent_id)
-        with self.locked(self.journal_path(agent_id)):
-            return self._merge_locked(agent_id, incoming)
-
-    def _merge_locked(self, agent_id: str, incoming: list[SessionInfo]) -> int:
-        path = self.journal_path(agent_id)
-        current = self._read_journal(agent_id, repair=True).records
-        combined, added = _union(current, incoming, agent_id, self.redactor)
-        if added:
-            self._write_journal(path, agent_id, combined)
-        return added
-
-    # ----------------------------------------------------------------- the whole directory
-
-    def journal_files(self) -> list[Path]:
-        """Every journal file in the directory (not locks, temp files or quarantined copies)."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(
-            p
-            for p in self.directory.iterdir()
-            if p.name.endswith(JOURNAL_SUFFIX) and not p.name.startswith(".") and p.is_file()
-        )
-
-    def legacy_files(self) -> list[Path]:
-        """Files in the older single-document format still waiting for migration."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(
-            p
-            for p in self.directory.iterdir()
-            if p.name.endswith(LEGACY_SUFFIX) and not p.name.startswith(".") and p.is_file()
-        )
-
-    def quarantined_files(self) -> list[Path]:
-        """Damaged files moved aside (``*.corrupt-<timestamp>``)."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.iterdir() if CORRUPT_INFIX in p.name and p.is_file())
-
-    def torn_tails(self) -> list[Path]:
-        """Tails of unfinished writes cut off a journal, kept aside (``*.torn-<timestamp>``)."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.iterdir() if TORN_INFIX in p.name and p.is_file())
-
-    def agent_ids(self) -> list[str]:
-        """Every agent with a journal or a legacy file in the directory (a read: nothing is migrated)."""
-        agents: list[str] = []
-        for path in self.journal_files():
-            agent = _agent_of_file(path)
-            if agent is None:
-                warnings.warn(
-                    f"{path}: cannot tell which agent this journal belongs to (no readable header or record "
-                    f"with an agent_id); left untouched",
-                    StoreWarning,
-                    stacklevel=2,
-                )
-                continue
-            if self.journal_path(agent) != path:
-                warnings.warn(
-                    f"{path} holds agent {agent!r} whose journal is {self.journal_path(agent).name}; "
-                    f"a copied or renamed file? left untouched",
-                    StoreWarning,
-                    stacklevel=2,
-                )
-                continue
-            agents.append(agent)
-        for legacy in self.legacy_files():
-            with contextlib.suppress(OSError, ValueError):
-                owner = _parse_legacy(legacy)[0]
-                if self.legacy_path(owner) == legacy:
-                    agents.append(owner)
-        return list(dict.fromkeys(agents))
-
-    def load_all(self) -> dict[str, list[SessionInfo]]:
-        """``{agent_id: chain}`` for every agent in the directory, also those written by other processes."""
-        return {agent: self.load(agent) for agent in self.agent_ids()}
-
-    def check_files(self) -> list[FileCheck]:
-        """Inspect every journal and legacy file without changing anything (for health checks)."""
-        checks: list[FileCheck] = []
-        for path in self.journal_files():
-            try:
-                parsed = _parse_path(path)
-            except OSError as exc:
-                checks.append(FileCheck(path, False, f"unreadable: {exc}"))
-                continue
-            agent = parsed.header.get("agent_id") if parsed.header else None
-            if not parsed.ok:
-                checks.append(
-                    FileCheck(path, False, f"damaged: {parsed.describe_damage()}", agent, len(parsed.records))
-                )
-            else:
-                note = f"{len(parsed.records)} steps"
-                if parsed.torn_tail:
-                    note += f", torn last line ({parsed.torn_tail} bytes, repaired at the next write)"
-                checks.append(FileCheck(path, True, note, agent, len(parsed.records)))
-        for path in self.legacy_files():
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                ok = isinstance(doc, dict) and isinstance(doc.get("sessions"), list)
-                detail = (
-                    "legacy file, migrated on first read" if ok else "legacy file without a sessions list"
-                )
-            except (OSError, ValueError, RecursionError) as exc:
-                ok, detail = False, f"legacy file unreadable: {exc}"
-            checks.append(FileCheck(path, ok, detail))
-        return checks
-
-    # ----------------------------------------------------------------- legacy format
-
-    def _migrate_legacy_for(self, agent_id: str) -> None:
-        legacy = self.legacy_path(agent_id)
-        if legacy is not None and os.path.exists(legacy):
-            self.migrate_legacy(legacy)
-
-    def migrate_legacy(self, legacy: Path) -> str | None:
-        """Import ``<agent_id>_sessions.json`` (the older single-document format) into the agent's journal
-        without loss, then rename it to ``*.migrated`` as a backup. Returns the agent id, ``None`` when the
-        file is unreadable (then it is moved to ``*.corrupt-<timestamp>`` with a warning)."""
-        try:
-            parsed = _parse_legacy(legacy)
-        except FileNotFoundError:
-            return None  # migrated meanwhile by another process
-        except ValueError as exc:
-            self._quarantine_legacy(legacy, str(exc))
-            return None
-        agent_id, records, bad = parsed
-        path = self.journal_path(agent_id)
-        with self.locked(path):
-            if not legacy.exists():
-                return agent_id
-            self._merge_locked(agent_id, records)
-            backup = _unique_sibling(legacy, MIGRATED_SUFFIX)
-            os.replace(legacy, backup)
-            fs.fsync_dir(self.directory)
-        message = f"migrated {len(records)} steps of agent {agent_id!r} from {legacy} into {path}; "
-        message += f"the original is kept at {backup}"
-        if bad:
-            message += f"; {len(bad)} entries could not be read and stay only in the backup: " + "; ".join(
-                bad[:3]
-            )
-        warnings.warn(message, StoreWarning, stacklevel=3)
-        return agent_id
-
-    def _quarantine_legacy(self, legacy: Path, why: str) -> None:
-        target = _unique_sibling(legacy, CORRUPT_INFIX + _timestamp_tag())
-        try:
-            os.replace(legacy, target)
-        except FileNotFoundError:
-            return
-        fs.fsync_dir(self.directory)
-        warnings.warn(
-            f"the legacy store file {legacy} is unreadable ({why}); moved it to {target}; "
-            f"nothing was migrated",
-            StoreWarning,
-            stacklevel=3,
-        )
-
-
-def _parse_legacy(legacy: Path) -> tuple[str, list[SessionInfo], list[str]]:
+def parse_legacy(legacy: Path) -> tuple[str, list[SessionInfo], list[str]]:
     """(agent id, records, entries that could not be taken) of a legacy file, writing nothing.
     ``ValueError`` (why) when the file is unreadable; ``FileNotFoundError`` when it is gone."""
     try:
@@ -1046,7 +415,7 @@ def _parse_legacy(legacy: Path) -> tuple[str, list[SessionInfo], list[str]]:
     seen_keys: dict[str, int] = {}
     for i, item in enumerate(doc["sessions"]):
         try:
-            rec = _record_from_parsed(item)
+            rec = record_from_parsed(item)
         except ValueError as exc:
             bad.append(f"sessions[{i}]: {exc}")
             continue
@@ -1065,7 +434,7 @@ def _parse_legacy(legacy: Path) -> tuple[str, list[SessionInfo], list[str]]:
     return agent_id, records, bad
 
 
-def _union(
+def union_chains(
     current: list[SessionInfo], incoming: Iterable[SessionInfo], agent_id: str, redactor: Redactor | None
 ) -> tuple[list[SessionInfo], int]:
     """(the chain with the new records of ``incoming`` interleaved, how many were new). Keyed by
@@ -1090,12 +459,12 @@ def _union(
     return list(heapq.merge(current, added, key=lambda r: r.created_at)), len(added)
 
 
-def _tail(fd: int, size: int) -> tuple[int, bytes | None]:
+def last_line_of(fd: int, size: int) -> tuple[int, bytes | None]:
     """(offset after the last newline, the last complete line without its newline or ``None``)."""
     chunk = _TAIL_CHUNK
     while True:
         start = max(0, size - chunk)
-        data = _read_range(fd, start, size - start)
+        data = read_range(fd, start, size - start)
         last_nl = data.rfind(b"\n")
         if last_nl < 0 and start > 0:
             chunk *= 4
@@ -1109,15 +478,15 @@ def _tail(fd: int, size: int) -> tuple[int, bytes | None]:
         return start + last_nl + 1, data[prev_nl + 1 : last_nl]
 
 
-def _parse_path(path: Path) -> ParsedJournal:
-    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+def parse_path(path: Path) -> ParsedJournal:
+    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
     try:
-        return _parse_fd(fd, os.fstat(fd).st_size)
+        return parse_fd_journal(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)
 
 
-def _agent_of_file(path: Path) -> str | None:
+def agent_of_file(path: Path) -> str | None:
     try:
         with path.open("rb") as fh:
             first = fh.readline()
@@ -1125,12 +494,12 @@ def _agent_of_file(path: Path) -> str | None:
         return None
     try:
         obj = json.loads(first.decode("utf-8"))
-        if isinstance(obj, dict) and _header_problem(obj) is None:
+        if isinstance(obj, dict) and header_problem(obj) is None:
             return str(obj["agent_id"])
     except (ValueError, RecursionError):
         pass
     try:
-        parsed = _parse_path(path)
+        parsed = parse_path(path)
     except OSError:
         return None
     for rec in parsed.records:

@@ -19,7 +19,8 @@ from pytest_claude_sessions.errors import ExportFormatError
 from pytest_claude_sessions.fs import atomic_write
 from pytest_claude_sessions.models import SessionInfo, utcnow
 from pytest_claude_sessions.redact import Redactor
-from pytest_claude_sessions.store.journal import SessionStore, parse_record
+from pytest_claude_sessions.store.journal import parse_record
+from pytest_claude_sessions.store.session_store import SessionStore
 from pytest_claude_sessions.store.tracker import (
     DEFAULT_MAX_TEXT_LENGTH,
     SessionTracker,

@@ -208,7 +208,7 @@ def session_history(
 
     Runs where the agent recorded nothing are skipped; ``exclude`` (usually the current run) is left out.
     """
-    from pytest_claude_sessions.store.journal import SessionStore
+    from pytest_claude_sessions.store.session_store import SessionStore
 
     for path in iter_run_dirs_newest_first(base_dir, exclude=exclude):
         chain = SessionStore(path, create=False).load(agent_id)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_claude_sessions.models import STEP_KINDS, SessionInfo, StepKind, utcnow
 from pytest_claude_sessions.redact import Redactor
-from pytest_claude_sessions.store.journal import JournalCursor, SessionStore
+from pytest_claude_sessions.store.session_store import JournalCursor, SessionStore
 
 if TYPE_CHECKING:
     from pytest_claude_sessions.transcripts.validator import SessionValidator
