@@ -6,17 +6,14 @@ import asyncio
 import json
 import shutil
 import stat
-import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from locking import lock_held
 
 from pytest_claude_sessions.store.manager import SessionManager
 from pytest_claude_sessions.store.monitor import HealthReport, SessionMonitor
-from pytest_claude_sessions.store.session_store import SessionStore
 
 
 def test_statistics(tmp_path: Path) -> None:
@@ -83,27 +80,6 @@ def test_read_only_directory_fails(tmp_path: Path) -> None:
     finally:
         (tmp_path / "store").chmod(stat.S_IRWXU)
     assert not check.ok and "cannot write" in check.detail
-
-
-@contextmanager
-def lock_held(directory: Path, agent: str) -> Iterator[Path]:
-    holder = SessionStore(directory)
-    path = holder.journal_path(agent)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with holder.locked(path):
-            held.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    assert held.wait(10)
-    try:
-        yield holder.lock_path(path)
-    finally:
-        release.set()
-        t.join()
 
 
 def test_held_lock_fails_in_time_and_names_the_lock(tmp_path: Path) -> None:

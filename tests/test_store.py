@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from locking import lock_held
 
 from pytest_claude_sessions.errors import LockTimeoutError, StoreError
 from pytest_claude_sessions.models import SessionInfo, utcnow
@@ -587,28 +587,11 @@ def test_lock_timeout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lock_timeout_names_the_lock_file(tmp_path: Path) -> None:
-    holder = SessionStore(tmp_path)
     waiter = SessionStore(tmp_path, lock_timeout=0.2)
-    path = holder.journal_path("a")
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with holder.locked(path):
-            held.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        assert held.wait(10)
-        with pytest.raises(LockTimeoutError) as info:
-            append(waiter, "a", "s1")
-        assert info.value.lock_path == Path(str(path) + ".lock")
-        assert str(info.value.lock_path) in str(info.value)
-    finally:
-        release.set()
-        t.join()
+    with lock_held(tmp_path, "a") as lock_file, pytest.raises(LockTimeoutError) as info:
+        append(waiter, "a", "s1")
+    assert info.value.lock_path == lock_file == Path(str(waiter.journal_path("a")) + ".lock")
+    assert str(info.value.lock_path) in str(info.value)
     assert append(waiter, "a", "s1").interaction_count == 1
 
 

@@ -23,12 +23,15 @@ RUN_HELP = (
 )
 
 
-def store_arg(parser: argparse.ArgumentParser) -> None:
+def store_arg(parser: argparse.ArgumentParser, *, json: bool = False) -> None:
+    """``--store DIR``; with ``json``, ``--json`` too (the arguments every report command takes)."""
     parser.add_argument(
         "--store",
         metavar="DIR",
         help="the session store (default: $PYTEST_CLAUDE_SESSIONS_DIR, else ./.claude_sessions)",
     )
+    if json:
+        json_arg(parser)
 
 
 def json_arg(parser: argparse.ArgumentParser) -> None:

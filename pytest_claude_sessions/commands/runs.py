@@ -308,8 +308,7 @@ def add_parsers(add: AddCommand) -> None:
         cmd_runs,
         "the runs of a store, newest first: id, time, tests, calls, sessions, cost, errors",
     )
-    store_arg(p)
-    json_arg(p)
+    store_arg(p, json=True)
 
     p = add(
         "show",
@@ -322,8 +321,7 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("run", nargs="?", metavar="RUN", help=RUN_HELP)
     p.add_argument("-k", metavar="EXPR", help="only tests whose node id matches (pytest -k grammar)")
     p.add_argument("--conversation", action="store_true", help="show what was said in each step")
-    store_arg(p)
-    json_arg(p)
+    store_arg(p, json=True)
 
     p = add(
         "diff",
@@ -334,8 +332,7 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("run_b", metavar="RUN_B", help=RUN_HELP)
     p.add_argument("--all", action="store_true", help="list unchanged tests too")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when any test changed, was added or gone")
-    store_arg(p)
-    json_arg(p)
+    store_arg(p, json=True)
 
     p = add(
         "merge",

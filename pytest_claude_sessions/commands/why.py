@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_claude_sessions.commands.arguments import AddCommand, json_arg, store_arg
+from pytest_claude_sessions.commands.arguments import AddCommand, store_arg
 from pytest_claude_sessions.commands.output import EXIT_FINDINGS, EXIT_OK, CommandError, emit_json
 
 
@@ -50,8 +50,7 @@ def add_parsers(add: AddCommand) -> None:
         metavar="CRITERIA",
         help="comma-separated match criteria (default: the miss's own, else the default criteria)",
     )
-    store_arg(p)
-    json_arg(p)
+    store_arg(p, json=True)
 
 
 def cmd_why(args: argparse.Namespace) -> int:

@@ -524,37 +524,27 @@ class SessionStore:
 
     # ----------------------------------------------------------------- the whole directory
 
-    def journal_files(self) -> list[Path]:
-        """Every journal file in the directory (not locks, temp files or quarantined copies)."""
+    def _files(self, keep: Callable[[str], bool]) -> list[Path]:
+        """The regular files of the directory whose names ``keep`` accepts, sorted."""
         if not self.directory.is_dir():
             return []
-        return sorted(
-            p
-            for p in self.directory.iterdir()
-            if p.name.endswith(JOURNAL_SUFFIX) and not p.name.startswith(".") and p.is_file()
-        )
+        return sorted(p for p in self.directory.iterdir() if keep(p.name) and p.is_file())
+
+    def journal_files(self) -> list[Path]:
+        """Every journal file in the directory (not locks, temp files or quarantined copies)."""
+        return self._files(lambda name: name.endswith(JOURNAL_SUFFIX) and not name.startswith("."))
 
     def legacy_files(self) -> list[Path]:
         """Files in the older single-document format still waiting for migration."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(
-            p
-            for p in self.directory.iterdir()
-            if p.name.endswith(LEGACY_SUFFIX) and not p.name.startswith(".") and p.is_file()
-        )
+        return self._files(lambda name: name.endswith(LEGACY_SUFFIX) and not name.startswith("."))
 
     def quarantined_files(self) -> list[Path]:
         """Damaged files moved aside (``*.corrupt-<timestamp>``)."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.iterdir() if CORRUPT_INFIX in p.name and p.is_file())
+        return self._files(lambda name: CORRUPT_INFIX in name)
 
     def torn_tails(self) -> list[Path]:
         """Tails of unfinished writes cut off a journal, kept aside (``*.torn-<timestamp>``)."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.iterdir() if TORN_INFIX in p.name and p.is_file())
+        return self._files(lambda name: TORN_INFIX in name)
 
     def agent_ids(self) -> list[str]:
         """Every agent with a journal or a legacy file in the directory (a read: nothing is migrated)."""
