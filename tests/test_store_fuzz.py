@@ -7,7 +7,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from pytest_claude_sessions.errors import StoreWarning
 from pytest_claude_sessions.models import SessionInfo, utcnow
@@ -164,3 +164,33 @@ def test_from_dict_never_mutates_or_aliases_its_argument() -> None:
     info.usage["input_tokens"] = 99
     info.extra["unknown"][0]["a"] = 2
     assert data == before
+
+
+# any code point, lone surrogates included: what Python strings can hold, an agent id may be
+agent_ids = st.text(
+    alphabet=st.one_of(st.characters(), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)),
+    max_size=300,
+)
+
+
+@FUZZ_FILES
+@given(st.lists(agent_ids, min_size=1, max_size=4, unique=True))
+@example(["\ud800", "\ud83d\ude00", "a\udfffb", "sk-ant-api03-" + "K" * 40])  # lone, paired, a key
+def test_any_agent_id_is_read_back_exactly(agents: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SessionStore(Path(tmp), fsync=False)
+        for n, agent in enumerate(agents):
+
+            def build(count: int, last: SessionInfo | None, agent: str = agent, n: int = n) -> SessionInfo:
+                return SessionInfo(
+                    f"s{n}", utcnow(), count, agent, agent, agent_id=agent, metadata={agent: 1}
+                )
+
+            store.append(agent, build)
+        again = SessionStore(Path(tmp), fsync=False)  # a fresh reader: nothing cached
+        assert sorted(again.agent_ids()) == sorted(agents)
+        for n, agent in enumerate(agents):
+            (step,) = again.load(agent)
+            assert (step.agent_id, step.session_id, step.last_prompt) == (agent, f"s{n}", agent)
+            assert step.metadata == {agent: 1}
+        assert all(p.parent == Path(tmp) for p in again.journal_files())

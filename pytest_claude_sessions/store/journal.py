@@ -65,6 +65,7 @@ READ_BLOCK = 1024 * 1024
 _SLUG_MAX = 48
 _HASH_LEN = 20  # hex digits of sha256: 80 bits, no realistic collision between agent ids
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+TEXT_ERRORS = "surrogatepass"  # lone surrogates are str too: an agent id may hold any
 
 _OPTIONAL_STR = (
     "parent_session_id",
@@ -146,8 +147,17 @@ def record_key(info: SessionInfo) -> str:
 
 
 def encode_line(obj: dict[str, Any]) -> bytes:
-    # ensure_ascii: any str (lone surrogates, NUL, U+2028) becomes one ASCII line without a raw newline.
-    return (json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False) + "\n").encode("ascii")
+    """One journal line. Not ``ensure_ascii``: that writes U+1F600 and the two code units ``\\ud83d\\ude00``
+    alike, so a str holding a surrogate pair would come back as another str. Raw UTF-8 with surrogates passed
+    through (:data:`TEXT_ERRORS`) keeps every str distinct; control characters are still escaped, so a line
+    never holds a raw newline."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    return text.encode("utf-8", TEXT_ERRORS)
+
+
+def decode_line(data: bytes | bytearray) -> str:
+    """The text of a journal line (``UnicodeDecodeError`` for bytes no writer made)."""
+    return data.decode("utf-8", TEXT_ERRORS)
 
 
 def timestamp_tag() -> str:
@@ -290,7 +300,7 @@ class _JournalParser:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line.decode("utf-8"))
+                obj = json.loads(decode_line(line))
             except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError: ValueErrors
                 out.damaged.append((self.lineno, f"invalid JSON ({type(exc).__name__})"))
                 continue
@@ -493,7 +503,7 @@ def agent_of_file(path: Path) -> str | None:
     except OSError:
         return None
     try:
-        obj = json.loads(first.decode("utf-8"))
+        obj = json.loads(decode_line(first))
         if isinstance(obj, dict) and header_problem(obj) is None:
             return str(obj["agent_id"])
     except (ValueError, RecursionError):

@@ -31,6 +31,7 @@ from pytest_claude_sessions.store.journal import (
     READ_BLOCK,
     TORN_INFIX,
     agent_of_file,
+    decode_line,
     encode_line,
     header_problem,
     journal_name,
@@ -241,7 +242,7 @@ class SessionStore:
             prefix = b"" if parsed.header is not None else self._header_bytes(agent_id)
             return prefix, 0, None, False
         try:
-            obj = json.loads(last_line.decode("utf-8"))
+            obj = json.loads(decode_line(last_line))
         except (ValueError, RecursionError):
             return None
         if isinstance(obj, dict) and HEADER_KEY in obj:
