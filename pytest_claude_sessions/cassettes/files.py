@@ -132,6 +132,12 @@ def load_cassette_data(path: Path) -> dict[str, Any] | None:
     naming the file and the first field of a wrong shape or type (never a raw ``ValueError``,
     ``TypeError`` or ``RecursionError``, and never with the ``json`` module's frames)."""
     __tracebackhide__ = True
+    if path.is_symlink():  # a planted link would feed any file to the replay, and be written through
+        raise CassetteCorruptError(
+            f"cassette {path} is a symbolic link (to {os.readlink(path)}), which is never followed; "
+            "remove it (someone may have planted it)",
+            path=path,
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
