@@ -9,7 +9,8 @@ process (:mod:`.server`). What happens here:
 - a call: send argv, cwd, environment and the opening input (the piped prompt, or the first stream-json
   line) to the server; it answers ``live`` (the real CLI's path and the hermetic environment), ``replay``
   (the recorded stdout/stderr/exit code and, for the duplex protocol, the recorded input) or ``fail``.
-- live: fork/exec the real CLI with the same argv; stdin, stdout and stderr are relayed and teed (bounded);
+- live: fork/exec the real CLI with the same argv; stdin, stdout and stderr are relayed whole and
+  teed into the executor's bounded capture (a capped head and tail);
   SIGINT/SIGTERM/SIGHUP/SIGQUIT are forwarded; the CLI gets ``PR_SET_PDEATHSIG`` so it dies with this
   process (a caller's timeout that kills us kills it too); the exit status is the CLI's (same signal too).
 - replay: write the recorded output; in duplex mode (``--input-format stream-json``) the recorded lines
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV_PAYLOAD = "PYTEST_CLAUDE_SESSIONS_LAUNCHER"
-MAX_TEE = 64 * 1024 * 1024  # bytes of one stream kept for the record; beyond it the call is not recordable
 STDIN_WAIT = 3.0  # the CLI waits this long for piped stdin data before going on without it
 FAIL_CODE = 1
 _FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")
@@ -140,21 +140,19 @@ def _load_prctl() -> Any:
         return None
 
 
-class _Tee:
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.overflow = False
+def _capture_module() -> Any:
+    """The executor's :mod:`~pytest_claude_sessions.executor.capture` (stdlib only), loaded from its file: the
+    package's ``__init__`` costs time a launcher does not need, and one capture serves both."""
+    import importlib.util
 
-    def add(self, data: bytes) -> None:
-        if self.size + len(data) > MAX_TEE:
-            self.overflow = True
-            return
-        self.chunks.append(data)
-        self.size += len(data)
-
-    def text(self) -> str:
-        return b"".join(self.chunks).decode("utf-8", "surrogateescape")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "executor", "capture.py")
+    spec = importlib.util.spec_from_file_location("_pcs_capture", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 class _Live:
@@ -166,8 +164,10 @@ class _Live:
         self.prctl = prctl
         self.lock = threading.Lock()
         self.out_lines = 0
-        self.stdout = _Tee()
-        self.stderr = _Tee()
+        capture = _capture_module()
+        limits = capture.DEFAULT_LIMITS  # the executor's caps: a capped head and tail of each stream
+        self.stdout = capture.Capture(limits.stdout_head, limits.stdout_tail)
+        self.stderr = capture.Capture(limits.stderr_head, limits.stderr_tail)
         self.stdin_events: list[dict[str, Any]] = []
         self.pid = 0
 
@@ -217,7 +217,7 @@ class _Live:
             raise OSError(failure.decode(errors="replace"))
         return (in_w if in_w >= 0 else None), out_r, err_r
 
-    def pump_out(self, src: int, dst: int, tee: _Tee, count: bool) -> None:
+    def pump_out(self, src: int, dst: int, tee: Any, count: bool) -> None:
         while True:
             try:
                 chunk = os.read(src, 65536)
@@ -225,7 +225,7 @@ class _Live:
                 break
             if not chunk:
                 break
-            tee.add(chunk)
+            tee.feed(chunk)
             if count:  # counted before it is written: a line the caller sends in answer comes after it
                 with self.lock:
                     self.out_lines += chunk.count(b"\n")
@@ -331,11 +331,12 @@ def _run_live(
         {
             "op": "outcome",
             "returncode": returncode,
-            "stdout": live.stdout.text(),
-            "stderr": live.stderr.text(),
+            "stdout": live.stdout.getvalue().decode("utf-8", "surrogateescape"),
+            "stderr": live.stderr.getvalue().decode("utf-8", "surrogateescape"),
+            "stdout_dropped": live.stdout.dropped,
+            "stderr_dropped": live.stderr.dropped,
             "elapsed": elapsed,
             "stdin": stdin_events,
-            "overflow": live.stdout.overflow or live.stderr.overflow,
             "signal": received.get("last"),
         }
     )

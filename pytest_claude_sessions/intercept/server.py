@@ -290,6 +290,8 @@ def serve_call(test: InterceptedTest, conn: _Connection, message: dict[str, Any]
             stderr=str(reply.get("stderr") or ""),
             elapsed=float(reply.get("elapsed") or 0.0),
             stdin_events=stdin_events if isinstance(stdin_events, list) else None,
+            stdout_dropped=int(reply.get("stdout_dropped") or 0),
+            stderr_dropped=int(reply.get("stderr_dropped") or 0),
         )
 
     def deliver(outcome: CliOutcome) -> None:
