@@ -102,6 +102,7 @@ def _slug_redactor() -> Redactor:
     return Redactor(env={})
 
 
+@functools.lru_cache(maxsize=4096)  # on every append: the hash and the redaction rules once per id
 def journal_name(agent_id: str) -> str:
     """The journal file name for ``agent_id``: a readable slug plus a sha256 prefix; never a path. The slug
     is taken from the id with the built-in redaction rules applied: a file name never holds a key."""
